@@ -1,0 +1,1 @@
+"""Cross-cutting, model-free building blocks. ``core`` imports no domain."""
