@@ -1,0 +1,167 @@
+"""The monthly SLA report: first-response compliance per priority (P0 <= 15 min is the headline),
+the resolution rate against the 99.5 % target, breaches with reasons and CSAT; HTML (inline SVG
+charts) and CSV. Months are calendar months in Asia/Shanghai."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from imdesk.core.errors import BadInput
+from imdesk.desk.models import Rating, SupportGroup, Ticket, TicketEvent
+
+TZ = ZoneInfo("Asia/Shanghai")
+RESOLUTION_TARGET = 99.5
+PRIORITIES = ("P0", "P1", "P2", "P3")
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2100:
+        raise BadInput(f"month must look like 2026-11, got {month!r}", field="month")
+    y, mo = int(m.group(1)), int(m.group(2))
+    start = datetime(y, mo, 1, tzinfo=TZ)
+    end = datetime(y + (mo == 12), 1 if mo == 12 else mo + 1, 1, tzinfo=TZ)
+    return start, end
+
+
+def _pct(n: int, d: int) -> float | None:
+    return round(100.0 * n / d, 2) if d else None
+
+
+def monthly(session: Session, month: str, *, now: datetime | None = None) -> dict[str, Any]:
+    start, end = month_bounds(month)
+    now = now or datetime.now(TZ)
+    in_month = and_(Ticket.created_at >= start, Ticket.created_at < end, Ticket.merged_into_id.is_(None))
+    fr_ok = case((and_(Ticket.first_responded_at.is_not(None), Ticket.first_responded_at <= Ticket.first_response_due), 1),
+                 else_=0)
+    fr_measured = case((Ticket.first_responded_at.is_not(None), 1),
+                       (Ticket.first_response_due < now, 1), else_=0)
+    res_ok = case((and_(Ticket.resolved_at.is_not(None), Ticket.resolved_at <= Ticket.resolution_due), 1), else_=0)
+    res_measured = case((Ticket.resolved_at.is_not(None), 1), (Ticket.resolution_due < now, 1), else_=0)
+    rows = session.execute(
+        select(Ticket.priority, func.count(), func.sum(fr_ok), func.sum(fr_measured), func.sum(res_ok),
+               func.sum(res_measured))
+        .where(in_month).group_by(Ticket.priority)).all()
+    per = {p: {"priority": p, "tickets": 0, "first_response_met": 0, "first_response_measured": 0,
+               "resolution_met": 0, "resolution_measured": 0} for p in PRIORITIES}
+    for prio, n, fok, fm, rok, rm in rows:
+        if prio in per:
+            per[prio].update(tickets=int(n), first_response_met=int(fok or 0), first_response_measured=int(fm or 0),
+                             resolution_met=int(rok or 0), resolution_measured=int(rm or 0))
+    for p in per.values():
+        p["first_response_pct"] = _pct(p["first_response_met"], p["first_response_measured"])
+        p["resolution_pct"] = _pct(p["resolution_met"], p["resolution_measured"])
+    res_met = sum(p["resolution_met"] for p in per.values())
+    res_meas = sum(p["resolution_measured"] for p in per.values())
+    resolution_rate = _pct(res_met, res_meas)
+
+    breach_rows = session.execute(
+        select(Ticket.id, Ticket.number, Ticket.priority, Ticket.title, TicketEvent.data, TicketEvent.at,
+               Ticket.assignee_id, Ticket.reopen_count, Ticket.group_id)
+        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+        .where(TicketEvent.kind == "sla_breach", TicketEvent.at >= start, TicketEvent.at < end)
+        .order_by(TicketEvent.at).limit(1000)).all()
+    groups = dict(session.execute(select(SupportGroup.id, SupportGroup.key)).all())
+    breaches = []
+    for tid, number, prio, title, data, at, assignee, reopens, gid in breach_rows:
+        breaches.append({"number": number, "priority": prio, "title": title,
+                         "target": (data or {}).get("target", ""), "at": at.astimezone(TZ).isoformat(),
+                         "group": groups.get(gid, ""), "reason": _breach_reason(session, tid, at, assignee, reopens)})
+
+    ratings = session.execute(select(Rating.score, Rating.group_id).where(Rating.at >= start, Rating.at < end)).all()
+    by_group: dict[str, list[int]] = {}
+    for score, gid in ratings:
+        by_group.setdefault(groups.get(gid, "none"), []).append(score)
+    csat = {
+        "count": len(ratings),
+        "average": round(sum(s for s, _ in ratings) / len(ratings), 2) if ratings else None,
+        "satisfied_pct": _pct(sum(1 for s, _ in ratings if s >= 4), len(ratings)),
+        "by_group": {g: round(sum(v) / len(v), 2) for g, v in sorted(by_group.items())},
+    }
+    return {
+        "month": f"{start.year:04d}-{start.month:02d}",
+        "per_priority": list(per.values()),
+        "headline_p0_first_response_pct": per["P0"]["first_response_pct"],
+        "resolution_rate_pct": resolution_rate,
+        "resolution_target_pct": RESOLUTION_TARGET,
+        "resolution_target_met": resolution_rate is not None and resolution_rate >= RESOLUTION_TARGET,
+        "breaches": breaches,
+        "csat": csat,
+    }
+
+
+def _breach_reason(session: Session, ticket_id: int, at: datetime, assignee: int | None, reopens: int) -> str:
+    """The latest internal note before the breach, else what the timeline shows."""
+    note = session.scalar(select(TicketEvent.body).where(TicketEvent.ticket_id == ticket_id,
+                                                         TicketEvent.kind == "note", TicketEvent.at <= at)
+                          .order_by(TicketEvent.at.desc()).limit(1))
+    if note:
+        return note[:300]
+    unassigned = session.scalar(select(func.count()).select_from(TicketEvent).where(
+        TicketEvent.ticket_id == ticket_id, TicketEvent.kind == "unassigned"))
+    if unassigned and assignee is None:
+        return "no agent available (left in the group queue)"
+    if reopens:
+        return f"reopened {reopens} time(s)"
+    return "target passed without a response" if assignee else "unassigned"
+
+
+def to_csv(data: dict[str, Any]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["section", "month", "priority", "tickets", "first_response_met", "first_response_measured",
+                "first_response_pct", "resolution_met", "resolution_measured", "resolution_pct"])
+    for p in data["per_priority"]:
+        w.writerow(["priority", data["month"], p["priority"], p["tickets"], p["first_response_met"],
+                    p["first_response_measured"], p["first_response_pct"], p["resolution_met"],
+                    p["resolution_measured"], p["resolution_pct"]])
+    w.writerow(["summary", data["month"], "all", "", "", "", data["headline_p0_first_response_pct"], "", "",
+                data["resolution_rate_pct"]])
+    w.writerow([])
+    w.writerow(["breach", "month", "number", "priority", "target", "group", "at", "reason", "title"])
+    for b in data["breaches"]:
+        w.writerow(["breach", data["month"], b["number"], b["priority"], b["target"], b["group"], b["at"],
+                    b["reason"], _csv_safe(b["title"])])
+    w.writerow([])
+    w.writerow(["csat", data["month"], "count", data["csat"]["count"], "average", data["csat"]["average"],
+                "satisfied_pct", data["csat"]["satisfied_pct"]])
+    return out.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """Neutralise spreadsheet formulas in user text (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def svg_charts(data: dict[str, Any]) -> dict[str, str]:
+    """Bar charts (inline SVG, no JavaScript) of first-response and resolution compliance."""
+    def bars(key: str, target: float | None) -> str:
+        w, h, bw = 360, 160, 60
+        parts = [f'<svg viewBox="0 0 {w} {h + 30}" width="{w}" height="{h + 30}" role="img" '
+                 f'aria-label="{escape(key)}" class="chart">']
+        if target is not None:
+            y = h - h * target / 100
+            parts.append(f'<line x1="0" x2="{w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c62828" stroke-dasharray="4"/>')
+        for i, p in enumerate(data["per_priority"]):
+            v = p[key] or 0
+            bh = h * v / 100
+            x = 20 + i * (bw + 25)
+            parts.append(f'<rect x="{x}" y="{h - bh:.1f}" width="{bw}" height="{bh:.1f}" fill="#1f6feb"/>')
+            label = "—" if p[key] is None else f"{p[key]:.1f}%"
+            parts.append(f'<text x="{x + bw / 2}" y="{h + 14}" text-anchor="middle" font-size="12">{p["priority"]}</text>')
+            parts.append(f'<text x="{x + bw / 2}" y="{max(12, h - bh - 4):.1f}" text-anchor="middle" '
+                         f'font-size="11">{label}</text>')
+        parts.append("</svg>")
+        return "".join(parts)
+
+    return {"first_response": bars("first_response_pct", None),
+            "resolution": bars("resolution_pct", RESOLUTION_TARGET)}

@@ -1,0 +1,430 @@
+"""HTML routes of the desk: agent workspace (queues, ticket page) and customer portal (submit, list,
+reply, accept/reject, rate), the signed rating link and the monthly SLA report. HTMX partials are
+returned when ``is_htmx_partial(request)``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from imdesk.accounts import queries as account_queries
+from imdesk.accounts.services import Actor
+from imdesk.core.clock import Clock
+from imdesk.core.errors import BadInput, ImdeskError
+from imdesk.core.settings import Settings
+from imdesk.desk import queries, report, services
+from imdesk.desk.store import desk_config
+from imdesk.kb import services as kb_services
+from imdesk.web.deps import (
+    get_clock,
+    get_session,
+    get_settings,
+    is_htmx_partial,
+    require_actor,
+    require_admin,
+    require_staff,
+)
+from imdesk.web.templating import register_nav, render, request_locale
+from imdesk.web.views import register_panel
+
+router = APIRouter(include_in_schema=False)
+
+STATUS_LABELS = {
+    "new": "New", "triaged": "Triaged", "assigned": "Assigned", "in_progress": "In progress",
+    "waiting_customer": "Waiting for customer", "solution_proposed": "Solution proposed",
+    "resolved": "Resolved", "closed": "Closed",
+}
+QUEUE_LABELS = {"mine": "Mine", "group": "My groups", "unassigned": "Unassigned", "breaching": "Breaching soon",
+                "open": "All open", "all": "All"}
+ACTION_LABELS = {"start": "Start work", "wait_customer": "Wait for customer", "resolve": "Resolve",
+                 "close": "Close", "reopen": "Reopen"}
+EVENT_LABELS = {
+    "created": "Ticket created", "status": "Status changed", "classified": "Classified", "priority": "Priority set",
+    "assigned": "Assigned", "unassigned": "Waiting in the group queue", "reply": "Reply", "note": "Internal note",
+    "solution": "Solution proposed", "rating": "Rated", "sla_paused": "SLA clock paused",
+    "sla_resumed": "SLA clock resumed", "sla_warning": "SLA warning", "sla_breach": "SLA breached",
+    "merged": "Merged", "linked": "Linked", "incident": "Part of an incident", "incident_child": "Ticket attached",
+    "attachment": "Attachment", "group": "Group changed", "notified": "Notified",
+}
+
+register_nav("Ticket queues", "/desk", audience="staff", order=10)
+register_nav("SLA report", "/desk/report", audience="staff", order=60)
+register_nav("My tickets", "/tickets", audience="customer", order=10)
+register_nav("New ticket", "/tickets/new", audience="customer", order=11)
+
+
+def countdown(due: datetime | None, now: datetime) -> str:
+    if due is None:
+        return "—"
+    secs = int((due - now).total_seconds())
+    sign = "-" if secs < 0 else ""
+    secs = abs(secs)
+    d, rem = divmod(secs, 86400)
+    h, rem = divmod(rem, 3600)
+    m = rem // 60
+    if d:
+        return f"{sign}{d}d {h}h"
+    if h:
+        return f"{sign}{h}h {m}m"
+    return f"{sign}{m}m"
+
+
+def _common(session: Session, request: Request, clock: Clock) -> dict[str, Any]:
+    cfg = desk_config(session)
+    locale = request_locale(request)
+    groups = queries.group_names(session)
+    return {
+        "status_labels": STATUS_LABELS, "queue_labels": QUEUE_LABELS, "event_labels": EVENT_LABELS,
+        "action_labels": ACTION_LABELS, "now": clock.now(), "countdown": countdown,
+        "group_label": lambda key: next((g["zh"] if locale == "zh_CN" else g["en"]
+                                         for g in groups.values() if g["key"] == key), key or "—"),
+        "group_keys": sorted(cfg.groups),
+    }
+
+
+# -- agent workspace ----------------------------------------------------------------------------
+
+@router.get("/desk")
+def queue_page(request: Request, queue: str = "mine", status: str | None = None, priority: str | None = None,
+               group: str | None = None, q: str | None = None, page: int = 1,
+               actor: Actor = Depends(require_staff), session: Session = Depends(get_session, scope="function"),
+               clock: Clock = Depends(get_clock)) -> Response:
+    f = queries.TicketFilter(queue=queue, status=status or None, priority=priority or None, group=group or None,
+                             q=q or None, page=page, per_page=50)
+    result = queries.list_tickets(session, actor, f, now=clock.now())
+    ctx = {"result": result, "f": f, **_common(session, request, clock)}
+    if is_htmx_partial(request):
+        return render(request, "desk/_queue_table.html", ctx)
+    return render(request, "desk/queue.html", ctx)
+
+
+def _ticket_ctx(session: Session, actor: Actor, ticket_id: int, request: Request, clock: Clock) -> dict[str, Any]:
+    ticket = queries.get_ticket(session, actor, ticket_id)
+    ctx = {
+        "t": queries.ticket_dict(ticket, queries.group_names(session), staff=actor.is_staff),
+        "ticket": ticket,
+        "events": queries.timeline(session, actor, ticket),
+        "links": queries.links(session, actor, ticket),
+        "attachments": queries.attachments(session, actor, ticket),
+        "rating": queries.rating_of(session, ticket.id),
+        "actions": queries.actions_for(actor, ticket),
+        **_common(session, request, clock),
+    }
+    if actor.is_staff:
+        ctx["staff"] = account_queries.staff_users(session)
+        ctx["canned"] = queries.canned_responses(session, actor)
+        org = account_queries.org_info_unscoped(session, ticket.org_id)
+        ctx["org"] = org
+    return ctx
+
+
+@router.get("/tickets/{ticket_id:int}")
+def ticket_page(ticket_id: int, request: Request, actor: Actor = Depends(require_actor),
+                session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
+    ctx = _ticket_ctx(session, actor, ticket_id, request, clock)
+    if is_htmx_partial(request):
+        return render(request, "desk/_ticket_body.html", ctx)
+    return render(request, "desk/ticket.html", ctx)
+
+
+def _after_write(request: Request, session: Session, actor: Actor, ticket_id: int, clock: Clock,
+                 error: str | None = None) -> Response:
+    if is_htmx_partial(request):
+        session.flush()
+        ctx = _ticket_ctx(session, actor, ticket_id, request, clock)
+        ctx["error"] = error
+        return render(request, "desk/_ticket_body.html", ctx)
+    if error:
+        ctx = _ticket_ctx(session, actor, ticket_id, request, clock)
+        ctx["error"] = error
+        return render(request, "desk/ticket.html", ctx, status_code=422)
+    return RedirectResponse(f"/tickets/{ticket_id:int}", status_code=303)
+
+
+def _guarded(request, session, actor, ticket_id, clock, fn) -> Response:
+    """Run a write; a refused write (4xx) re-renders the ticket with the message, nothing stored."""
+    try:
+        with session.begin_nested():
+            fn()
+    except ImdeskError as exc:
+        if exc.status >= 500 or exc.status == 404:
+            raise
+        return _after_write(request, session, actor, ticket_id, clock, error=exc.detail)
+    return _after_write(request, session, actor, ticket_id, clock)
+
+
+@router.post("/tickets/{ticket_id:int}/reply")
+def reply_form(ticket_id: int, request: Request, body: str = Form(""), kind: str = Form("reply"),
+               actor: Actor = Depends(require_actor), session: Session = Depends(get_session, scope="function"),
+               clock: Clock = Depends(get_clock), settings: Settings = Depends(get_settings)) -> Response:
+    def run() -> None:
+        if kind == "solution":
+            services.do_propose_solution(session, actor, ticket_id, body, settings=settings, clock=clock)
+        else:
+            services.do_add_reply(session, actor, ticket_id, body, internal=kind == "note",
+                                  wait_for_customer=kind == "wait", clock=clock)
+    return _guarded(request, session, actor, ticket_id, clock, run)
+
+
+@router.post("/tickets/{ticket_id:int}/status")
+def status_form(ticket_id: int, request: Request, action: str = Form(...), reason: str = Form(""),
+                actor: Actor = Depends(require_actor), session: Session = Depends(get_session, scope="function"),
+                clock: Clock = Depends(get_clock), settings: Settings = Depends(get_settings)) -> Response:
+    def run() -> None:
+        if action == "accept_solution":
+            services.do_accept_solution(session, actor, ticket_id, settings=settings, clock=clock)
+        elif action == "reject_solution":
+            services.do_reject_solution(session, actor, ticket_id, reason, clock=clock)
+        else:
+            services.do_change_status(session, actor, ticket_id, action, reason=reason, settings=settings, clock=clock)
+    return _guarded(request, session, actor, ticket_id, clock, run)
+
+
+@router.post("/tickets/{ticket_id:int}/triage")
+def triage_form(ticket_id: int, request: Request, priority: str = Form(""), group: str = Form(""),
+                assignee_id: str = Form(""), reason: str = Form(""), actor: Actor = Depends(require_staff),
+                session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
+    def run() -> None:
+        ticket = queries.get_ticket(session, actor, ticket_id)
+        if priority and priority != ticket.priority:
+            services.do_set_priority(session, actor, ticket_id, priority, reason=reason, clock=clock)
+        gkeys = {v["key"]: k for k, v in queries.group_names(session).items()}
+        if group and gkeys.get(group) != ticket.group_id:
+            services.do_set_group(session, actor, ticket_id, group, reason=reason, clock=clock)
+        if assignee_id == "auto":
+            services.do_assign(session, actor, ticket_id, None, clock=clock)
+        elif assignee_id.isdigit() and int(assignee_id) != ticket.assignee_id:
+            services.do_assign(session, actor, ticket_id, int(assignee_id), clock=clock)
+    return _guarded(request, session, actor, ticket_id, clock, run)
+
+
+RELATIONS = ("merge", "link", "incident", "new_incident")
+
+
+@router.post("/tickets/{ticket_id:int}/relate")
+def relate_form(ticket_id: int, request: Request, relation: str = Form(...), other: str = Form(""),
+                actor: Actor = Depends(require_staff), session: Session = Depends(get_session, scope="function"),
+                clock: Clock = Depends(get_clock)) -> Response:
+    """Merge this ticket into another, link it, attach it to an incident, or declare a new incident."""
+    def run() -> None:
+        if relation not in RELATIONS:
+            raise BadInput(f"relation must be one of {', '.join(RELATIONS)}")
+        if relation == "new_incident":
+            t = queries.get_ticket(session, actor, ticket_id)
+            services.do_create_incident(session, actor, title=t.title, description=t.description, org_id=t.org_id,
+                                        ticket_ids=[t.id], priority=t.priority, clock=clock)
+            return
+        other_id = queries.ticket_id_from_ref(session, actor, other)
+        if relation == "merge":
+            services.do_merge(session, actor, ticket_id, other_id, clock=clock)
+        elif relation == "link":
+            services.do_link(session, actor, ticket_id, other_id, clock=clock)
+        else:
+            services.do_attach_to_incident(session, actor, ticket_id, other_id, clock=clock)
+    return _guarded(request, session, actor, ticket_id, clock, run)
+
+
+@router.post("/tickets/{ticket_id:int}/rate")
+def rate_form(ticket_id: int, request: Request, score: str = Form(""), comment: str = Form(""),
+              actor: Actor = Depends(require_actor), session: Session = Depends(get_session, scope="function"),
+              clock: Clock = Depends(get_clock)) -> Response:
+    return _guarded(request, session, actor, ticket_id, clock,
+                    lambda: services.do_rate(session, actor, ticket_id, score, comment, clock=clock))
+
+
+@router.post("/tickets/{ticket_id:int}/attach")
+async def attach_form(ticket_id: int, request: Request, file: UploadFile = File(...),
+                      actor: Actor = Depends(require_actor), session: Session = Depends(get_session, scope="function"),
+                      clock: Clock = Depends(get_clock), settings: Settings = Depends(get_settings)) -> Response:
+    data = await file.read(services.ATTACHMENT_MAX + 1)
+    return _guarded(request, session, actor, ticket_id, clock,
+                    lambda: services.do_add_attachment(session, actor, ticket_id, file.filename or "file", data,
+                                                       settings=settings, clock=clock))
+
+
+# -- customer portal ----------------------------------------------------------------------------
+
+@router.get("/tickets")
+def my_tickets(request: Request, status: str | None = None, page: int = 1, actor: Actor = Depends(require_actor),
+               session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
+    f = queries.TicketFilter(queue="all", status=status or None, page=page, per_page=50)
+    result = queries.list_tickets(session, actor, f, now=clock.now())
+    return render(request, "desk/my_tickets.html", {"result": result, "f": f, **_common(session, request, clock)})
+
+
+@router.get("/tickets/new")
+def new_ticket_page(request: Request, actor: Actor = Depends(require_actor), session: Session = Depends(get_session, scope="function"),
+                    clock: Clock = Depends(get_clock)) -> Response:
+    orgs = account_queries.list_orgs(session, actor) if actor.is_staff else []
+    return render(request, "desk/new_ticket.html", {"form": {}, "error": None, "orgs": orgs,
+                                                    **_common(session, request, clock)})
+
+
+@router.post("/tickets/new")
+async def new_ticket_submit(request: Request, actor: Actor = Depends(require_actor),
+                            session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock),
+                            settings: Settings = Depends(get_settings)) -> Response:
+    async with request.form() as form:
+        fields = {k: form.get(k) for k in ("title", "description", "priority", "org_id", "kb_suggestion")}
+        fields = {k: (v if isinstance(v, str) else None) for k, v in fields.items()}
+        uploads = []
+        for f in form.getlist("attachments"):
+            if getattr(f, "filename", None):
+                uploads.append((f.filename, await f.read(services.ATTACHMENT_MAX + 1)))
+    org_id = int(fields["org_id"]) if str(fields.get("org_id") or "").isdigit() else None
+    try:
+        with session.begin_nested():
+            ticket = services.create_ticket(session, actor, clock=clock, title=fields["title"],
+                                            description=fields["description"] or "", channel="web",
+                                            priority=fields["priority"] or None, org_id=org_id)
+            for name, data in uploads:
+                services.do_add_attachment(session, actor, ticket.id, name, data, settings=settings, clock=clock)
+            if fields.get("kb_suggestion"):  # the customer saw KB suggestions and still opened a ticket
+                kb_services.do_link_ticket(session, fields["kb_suggestion"], ticket.number, clock=clock)
+    except ImdeskError as exc:
+        if exc.status >= 500:
+            raise
+        orgs = account_queries.list_orgs(session, actor) if actor.is_staff else []
+        return render(request, "desk/new_ticket.html", {"form": fields, "error": exc.detail, "orgs": orgs,
+                                                        **_common(session, request, clock)}, status_code=422)
+    return RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
+
+
+# -- rating link (no login: the signed token is the credential) ------------------------------------
+
+@router.get("/rate/{token}")
+def rate_link_page(token: str, request: Request, session: Session = Depends(get_session, scope="function"),
+                   clock: Clock = Depends(get_clock), settings: Settings = Depends(get_settings)) -> Response:
+    from imdesk.channels.links import LinkInvalid, verify_rating_link
+
+    try:
+        verify_rating_link(settings.secret_key, token, now=clock.now())
+    except LinkInvalid as exc:
+        return render(request, "desk/rate.html", {"error": exc.detail, "token": None, "done": False}, status_code=422)
+    return render(request, "desk/rate.html", {"error": None, "token": token, "done": False})
+
+
+@router.post("/rate/{token}")
+def rate_link_submit(token: str, request: Request, score: str = Form(""), comment: str = Form(""),
+                     session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock),
+                     settings: Settings = Depends(get_settings)) -> Response:
+    try:
+        with session.begin_nested():
+            services.do_rate_via_link(session, token, score, comment, settings=settings, clock=clock)
+    except ImdeskError as exc:
+        if exc.status >= 500:
+            raise
+        return render(request, "desk/rate.html", {"error": exc.detail, "token": token, "done": False},
+                      status_code=exc.status)
+    return render(request, "desk/rate.html", {"error": None, "token": None, "done": True})
+
+
+# -- monthly SLA report ---------------------------------------------------------------------------
+
+@router.get("/desk/report")
+def report_page(request: Request, month: str | None = None, actor: Actor = Depends(require_staff),
+                session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
+    data = report.monthly(session, month or clock.now().strftime("%Y-%m"))
+    return render(request, "desk/report.html", {"r": data, "charts": report.svg_charts(data)})
+
+
+@router.get("/desk/report.csv")
+def report_csv(month: str | None = None, actor: Actor = Depends(require_staff),
+               session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
+    m = month or clock.now().strftime("%Y-%m")
+    data = report.monthly(session, m)
+    return Response(report.to_csv(data), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="sla-report-{data["month"]}.csv"'})
+
+
+# -- dashboard panels -----------------------------------------------------------------------------
+
+def _staff_panel(*, request: Request, session: Session, actor: Actor) -> str | None:
+    from imdesk.web.templating import context_for, environment
+
+    clock = request.app.state.clock
+    counts = {}
+    for q in ("mine", "unassigned", "breaching"):
+        counts[q] = len(queries.list_tickets(session, actor, queries.TicketFilter(queue=q, per_page=200),
+                                             now=clock.now())["items"])
+    return environment().get_template("desk/_panel_staff.html").render(
+        context_for(request, {"counts": counts, "queue_labels": QUEUE_LABELS}))
+
+
+def _customer_panel(*, request: Request, session: Session, actor: Actor) -> str | None:
+    from imdesk.web.templating import context_for, environment
+
+    clock = request.app.state.clock
+    result = queries.list_tickets(session, actor, queries.TicketFilter(per_page=5), now=clock.now())
+    return environment().get_template("desk/_panel_customer.html").render(
+        context_for(request, {"result": result, "status_labels": STATUS_LABELS}))
+
+
+register_panel(_staff_panel, audience="staff", order=10)
+register_panel(_customer_panel, audience="customer", order=10)
+
+
+# -- administration -----------------------------------------------------------------------------
+
+def _admin_ctx(session: Session, clock: Clock, error: str | None = None, saved: str | None = None) -> dict[str, Any]:
+    return {**queries.admin_overview(session, today=clock.now().date()), "error": error, "saved": saved}
+
+
+@router.get("/desk/admin")
+def admin_page(request: Request, actor: Actor = Depends(require_admin),
+               session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)):
+    return render(request, "desk/admin.html", _admin_ctx(session, clock))
+
+
+@router.post("/desk/admin")
+async def admin_submit(request: Request, actor: Actor = Depends(require_admin),
+                       session: Session = Depends(get_session, scope="function"),
+                       clock: Clock = Depends(get_clock)) -> Response:
+    import json as _json
+
+    async with request.form() as form:
+        what = str(form.get("what") or "")
+        data = {k: form.getlist(k) for k in form}
+    first = {k: (v[0] if v else "") for k, v in data.items()}
+    try:
+        with session.begin_nested():
+            if what == "group":
+                members = [int(x) for x in data.get("members", []) if str(x).isdigit()]
+                lead = first.get("lead_user_id", "")
+                services.do_update_group(session, actor, first.get("key", ""), name_en=first.get("name_en"),
+                                         name_zh=first.get("name_zh"),
+                                         lead_user_id=int(lead) if str(lead).isdigit() else None,
+                                         member_ids=members, active=first.get("active") == "on")
+            elif what in ("classification", "priority_rules", "policy"):
+                try:
+                    payload = _json.loads(first.get("data") or "")
+                except ValueError as exc:
+                    from imdesk.core.errors import BadInput
+
+                    raise BadInput(f"not valid JSON: {exc}") from None
+                if what == "policy":
+                    services.do_update_policy(session, actor, payload)
+                else:
+                    services.do_update_rule_set(session, actor, what, payload)
+            elif what == "override":
+                services.do_set_calendar_override(session, actor, first.get("day"), first.get("kind") == "workday",
+                                                  first.get("note", ""))
+            elif what == "canned":
+                services.do_create_canned(session, actor, title=first.get("title"), body=first.get("body"),
+                                          group_key=first.get("group") or None)
+            else:
+                from imdesk.core.errors import BadInput
+
+                raise BadInput(f"unknown form {what!r}")
+    except ImdeskError as exc:
+        if exc.status >= 500:
+            raise
+        return render(request, "desk/admin.html", _admin_ctx(session, clock, error=exc.detail), status_code=422)
+    return render(request, "desk/admin.html", _admin_ctx(session, clock, saved=what))
+
+
+register_nav("Desk settings", "/desk/admin", audience="staff", order=90)

@@ -1,0 +1,34 @@
+"""Desk endpoints in the tenant-scoping matrix (see tests/scoping.py)."""
+
+from __future__ import annotations
+
+from imdesk.desk import services
+from tests.scoping import Row, staff_ok
+
+
+def _ticket(session, ctx) -> int:
+    t = services.create_ticket(session, ctx.customer_a, title="矩阵测试 消息失败", description="some users")
+    return t.id
+
+
+def _resolved_ticket(session, ctx) -> int:
+    tid = _ticket(session, ctx)
+    services.do_change_status(session, ctx.actors["admin"], tid, "resolve", reason="done")
+    return tid
+
+
+ROWS = [
+    Row("get ticket", "GET", lambda s, c: f"/api/v1/tickets/{_ticket(s, c)}", staff_ok()),
+    Row("list tickets", "GET", lambda s, c: "/api/v1/tickets", {**staff_ok(), "other_customer": 200}),
+    Row("reply to ticket", "POST", lambda s, c: f"/api/v1/tickets/{_ticket(s, c)}/replies",
+        staff_ok(201, customer_own=201), body={"body": "hello 你好"}),
+    Row("propose solution (staff)", "POST", lambda s, c: f"/api/v1/tickets/{_ticket(s, c)}/solution",
+        staff_ok(201, customer_own=403), body={"body": "try this"}),
+    Row("rate ticket (own customer)", "POST", lambda s, c: f"/api/v1/tickets/{_resolved_ticket(s, c)}/rating",
+        {**staff_ok(403, customer_own=201)}, body={"score": 5}),
+    Row("create ticket", "POST", lambda s, c: "/api/v1/tickets",
+        {"anonymous": 401, "own_customer": 201, "other_customer": 201, "agent": 422, "senior_engineer": 422,
+         "account_manager": 422, "admin": 422}, body={"title": "矩阵新工单"}),
+    Row("change status (staff)", "POST", lambda s, c: f"/api/v1/tickets/{_ticket(s, c)}/status",
+        staff_ok(200, customer_own=403), body={"action": "start"}),
+]
