@@ -1,0 +1,1 @@
+"""Self-service: knowledge base, error-code catalogue, search, deflection, videos, community Q&A."""

@@ -1,0 +1,444 @@
+"""The search backend: one results API over SQLite FTS5 (bm25) and PostgreSQL tsvector (GIN).
+
+Documents (articles, videos, questions) are stored in ``kb_search_docs`` with jieba-segmented
+token columns (:mod:`imdesk.kb.text`); SQLite indexes them in the FTS5 table ``kb_fts_docs``
+(kept in step by triggers), PostgreSQL through a GIN index on ``to_tsvector('simple', ...)``.
+
+Ranking: documents about an error code named in the query first, then full-text relevance with
+the title (and codes) boosted; synonyms and typo corrections are OR-ed into the query
+(:mod:`imdesk.kb.queryplan`). Snippets are cut from the original text and highlighted in Python,
+so both backends return identical shapes.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy.orm import Session
+
+from imdesk.kb.catalogue import Catalogue, ErrorCodeEntry, load_catalogue
+from imdesk.kb.models import SearchDoc
+from imdesk.kb.queryplan import (
+    QueryPlan,
+    document_codes_text,
+    fts5_match,
+    make_snippet,
+    plain_fts5_match,
+    plan_query,
+    prune_for_budget,
+    ts_terms,
+)
+from imdesk.kb.text import Synonyms, TypoCorrector, index_text, is_latin, query_terms
+from imdesk.profiles import ProfileError, load_profile
+
+EXACT_BOOST = 1000.0
+PG_TSV = (
+    "to_tsvector('simple', coalesce(d.title_tokens, '') || ' ' || coalesce(d.codes_tokens, '') || ' ' "
+    "|| coalesce(d.body_tokens, ''))"
+)
+PG_RANK_TSV = (
+    "setweight(to_tsvector('simple', coalesce(d.title_tokens, '')), 'A') || "
+    "setweight(to_tsvector('simple', coalesce(d.codes_tokens, '')), 'B') || "
+    "setweight(to_tsvector('simple', coalesce(d.body_tokens, '')), 'D')"
+)
+DOC_URLS = {"article": "/kb/articles/{slug}", "video": "/kb/videos/{slug}", "question": "/kb/questions/{slug}"}
+
+
+@dataclass
+class Hit:
+    doc_type: str
+    slug: str
+    title: str
+    score: float
+    snippet: str
+    lang: str
+    category: str | None
+    module: str | None
+    exact: bool = False
+
+    @property
+    def url(self) -> str:
+        return DOC_URLS.get(self.doc_type, "/kb/articles/{slug}").format(slug=self.slug)
+
+    def as_result(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "score": round(self.score, 4),
+            "snippet": self.snippet,
+            "type": self.doc_type,
+            "url": self.url,
+            "lang": self.lang,
+            "category": self.category,
+            "module": self.module,
+        }
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    codes: list[ErrorCodeEntry]
+    plan: QueryPlan
+    took_ms: float
+
+
+# --- analysers, cached per process --------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def synonyms_for(profile: str | None = None) -> Synonyms:
+    try:
+        p = load_profile(profile)
+        if p.has("synonyms"):
+            return Synonyms.from_data(p.data("synonyms"))
+    except (ProfileError, ValueError):
+        pass
+    return Synonyms.from_groups([])
+
+
+_vocab_lock = threading.Lock()
+_vocab_cache: dict[Any, tuple[float, TypoCorrector]] = {}
+_generation = [0]
+VOCAB_TTL_S = 300.0
+
+
+def bump_generation() -> None:
+    """Called after every index write in this process: the typo vocabulary is rebuilt lazily."""
+    _generation[0] += 1
+
+
+def _load_vocabulary(session: Session) -> dict[str, int]:
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        rows = session.execute(
+            text("SELECT term, doc FROM kb_fts_vocab WHERE term >= 'a' AND term < '{'")
+        ).all()
+    else:
+        rows = session.execute(
+            text(
+                "SELECT word, ndoc FROM ts_stat($$SELECT to_tsvector('simple', coalesce(title_tokens, '') "
+                "|| ' ' || coalesce(body_tokens, '')) FROM kb_search_docs$$) WHERE word ~ '^[a-z][a-z0-9]{3,}$'"
+            )
+        ).all()
+    return {str(t): int(n) for t, n in rows if is_latin(str(t)) and len(str(t)) >= 4}
+
+
+def corrector_for(session: Session) -> TypoCorrector:
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    key = (str(getattr(engine, "url", "")), id(engine), _generation[0])
+    now = time.monotonic()
+    with _vocab_lock:
+        cached = _vocab_cache.get(key)
+        if cached and now - cached[0] < VOCAB_TTL_S:
+            return cached[1]
+    tc = TypoCorrector(_load_vocabulary(session))
+    with _vocab_lock:
+        _vocab_cache.clear()
+        _vocab_cache[key] = (now, tc)
+    return tc
+
+
+# --- indexing -----------------------------------------------------------------------------------
+
+
+def upsert_doc(
+    session: Session,
+    *,
+    doc_type: str,
+    doc_id: int,
+    slug: str,
+    title: str,
+    body_text: str,
+    lang: str,
+    category: str | None = None,
+    module: str | None = None,
+    codes: list[str] | None = None,
+    extra_index_text: str = "",
+    existing: dict[tuple[str, int], SearchDoc] | None = None,
+) -> None:
+    """Insert or replace the search document of one object (the FTS index follows by trigger).
+    ``existing`` (bulk re-indexing) maps (doc_type, doc_id) to loaded documents, saving a query each."""
+    synonyms_for(None)  # the segmenter must know the product words before indexing, as for queries
+    if existing is not None:
+        doc = existing.get((doc_type, doc_id))
+    else:
+        doc = session.scalar(select(SearchDoc).where(SearchDoc.doc_type == doc_type, SearchDoc.doc_id == doc_id))
+    values = dict(
+        slug=slug,
+        title=title,
+        lang=lang,
+        category=category,
+        module=module,
+        body_text=body_text,
+        title_tokens=index_text(title),
+        body_tokens=index_text(body_text + ("\n" + extra_index_text if extra_index_text else "")),
+        codes_tokens=document_codes_text(codes or []),
+    )
+    if doc is None:
+        session.add(SearchDoc(doc_type=doc_type, doc_id=doc_id, **values))
+    else:
+        for k, v in values.items():
+            setattr(doc, k, v)
+    bump_generation()
+
+
+def remove_doc(session: Session, doc_type: str, doc_id: int) -> None:
+    session.execute(delete(SearchDoc).where(SearchDoc.doc_type == doc_type, SearchDoc.doc_id == doc_id))
+    bump_generation()
+
+
+# --- querying -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    category: str | None = None
+    module: str | None = None
+    lang: str | None = None
+    doc_type: str | None = None
+
+    def sql(self, params: dict[str, Any]) -> str:
+        parts = []
+        for name in ("category", "module", "lang", "doc_type"):
+            value = getattr(self, name)
+            if value:
+                parts.append(f"d.{name} = :f_{name}")
+                params[f"f_{name}"] = value
+        return (" AND " + " AND ".join(parts)) if parts else ""
+
+
+def _exact_doc_ids(session: Session, plan: QueryPlan, filters: Filters) -> list[int]:
+    """Search documents of articles about an error code named in the query (catalogue links too)."""
+    if not plan.code_keys:
+        return []
+    from imdesk.kb.models import Article, ArticleCode
+
+    article_ids = set(
+        session.scalars(select(ArticleCode.article_id).where(ArticleCode.code_key.in_(plan.code_keys))).all()
+    )
+    if not article_ids:
+        # a mistyped code (ERR_SDK_NOT_INITIALISED): the article codes one or two edits away
+        from imdesk.kb.text import edit_distance
+
+        known = session.scalars(select(ArticleCode.code_key).distinct()).all()
+        near = [k for k in known for q in plan.code_keys
+                if len(q) >= 6 and edit_distance(q, k, 2) <= (1 if len(q) < 12 else 2)]
+        if near:
+            article_ids = set(session.scalars(select(ArticleCode.article_id)
+                                              .where(ArticleCode.code_key.in_(near))).all())
+    linked = [e.kb for e in plan.codes if e.kb]
+    if linked:
+        article_ids |= set(session.scalars(select(Article.id).where(Article.slug.in_(linked))).all())
+    if not article_ids:
+        return []
+    params: dict[str, Any] = {}
+    where = filters.sql(params)
+    stmt = text(
+        f"SELECT d.id FROM kb_search_docs d WHERE d.doc_type = 'article' AND d.doc_id IN :ids{where}"
+    ).bindparams(bindparam("ids", expanding=True))
+    return [r[0] for r in session.execute(stmt, {"ids": sorted(article_ids), **params}).all()]
+
+
+_COLS = (
+    "d.id, d.doc_type, d.slug, d.title, d.lang, d.category, d.module, d.body_text, "
+    "d.title_tokens, d.body_tokens, d.codes_tokens"
+)
+RERANK_DEPTH = 40
+BODY_PASS_WEIGHTS = "1.0, 1.0, 1.0"  # bm25 weights of title, body, codes in the whole-text pass
+TITLE_POSTINGS_BUDGET = 100_000  # the same for the title pass, by whole-text frequencies
+POSTINGS_BUDGET = 20_000  # FTS5 scores every matching row: keep retrieval to about this many postings
+# (20k rather than 10k since the title pass is budgeted too: domain-only MRR@10 0.66 -> 0.72 within 30 ms)
+
+
+def _sqlite_rank(session: Session, match: str, limit: int, filters: Filters, weights: str | None,
+                 table: str = "kb_fts_docs") -> list[tuple]:
+    params: dict[str, Any] = {"q": match, "n": limit}
+    where = filters.sql(params)
+    rank = f"bm25({table}, {weights})" if weights else "rank"
+    if where:
+        sql = (
+            f"SELECT {_COLS}, {rank} AS r FROM {table} JOIN kb_search_docs d ON d.id = {table}.rowid "
+            f"WHERE {table} MATCH :q{where} ORDER BY r LIMIT :n"
+        )
+    else:
+        sql = (
+            f"SELECT {_COLS}, f.r FROM (SELECT rowid AS id, {rank} AS r FROM {table} "
+            f"WHERE {table} MATCH :q ORDER BY r LIMIT :n) f JOIN kb_search_docs d ON d.id = f.id ORDER BY f.r"
+        )
+    rows = session.execute(text(sql), params).all()
+    return [(*row[:-1], -float(row[-1])) for row in rows]
+
+
+def _pg_rank(session: Session, phrases: list[str], limit: int, filters: Filters, weighted: bool) -> list[tuple]:
+    if not phrases:
+        return []
+    params: dict[str, Any] = {"n": limit}
+    tsq = " || ".join(f"phraseto_tsquery('simple', :t{i})" for i in range(len(phrases)))
+    for i, ph in enumerate(phrases):
+        params[f"t{i}"] = ph
+    where = filters.sql(params)
+    vec = PG_RANK_TSV if weighted else PG_TSV
+    weights = "'{0.1, 0.2, 0.75, 1.0}'" if weighted else "'{1.0, 1.0, 1.0, 1.0}'"
+    sql = (
+        f"WITH q AS (SELECT ({tsq}) AS q) "
+        f"SELECT {_COLS}, ts_rank({weights}, {vec}, q.q, 1) AS r FROM kb_search_docs d, q "
+        f"WHERE {PG_TSV} @@ q.q{where} ORDER BY r DESC, d.id LIMIT :n"
+    )
+    return [(*row[:-1], float(row[-1])) for row in session.execute(text(sql), params).all()]
+
+
+def _sqlite_df(session: Session, plan: QueryPlan) -> dict[str, int]:
+    """Document frequencies (whole-text index) of every token of the plan."""
+    tokens = sorted({t for g in plan.groups for ph in g for t in ph})
+    if not tokens:
+        return {}
+    stmt = text("SELECT term, doc FROM kb_fts_vocab WHERE term IN :terms").bindparams(
+        bindparam("terms", expanding=True)
+    )
+    return {str(t): int(n) for t, n in session.execute(stmt, {"terms": tokens}).all()}
+
+
+def _sqlite_pruned(session: Session, plan: QueryPlan, budget: int = 0,
+                   df: dict[str, int] | None = None) -> QueryPlan:
+    if not plan.groups:
+        return plan
+    df = _sqlite_df(session, plan) if df is None else df
+    return prune_for_budget(plan, df, budget or POSTINGS_BUDGET)
+
+
+def _rows_by_id(session: Session, ids: list[int]) -> list[tuple]:
+    if not ids:
+        return []
+    stmt = text(f"SELECT {_COLS} FROM kb_search_docs d WHERE d.id IN :ids").bindparams(
+        bindparam("ids", expanding=True)
+    )
+    return list(session.execute(stmt, {"ids": ids}).all())
+
+
+def search(
+    session: Session,
+    query: str,
+    *,
+    limit: int = 10,
+    filters: Filters | None = None,
+    profile: str | None = None,
+    plain: bool = False,
+    snippet_width: int = 160,
+) -> SearchResult:
+    """Search articles, videos and questions. ``plain=True`` is the jieba+BM25 baseline (bench)."""
+    t0 = time.perf_counter()
+    synonyms_for(None)  # same segmenter dictionary as at indexing time, also for the plain baseline
+    filters = filters or Filters()
+    limit = max(1, min(int(limit), 100))
+    dialect = session.get_bind().dialect.name
+    catalogue: Catalogue = load_catalogue(profile)
+    if plain:
+        plan = QueryPlan(query=query)
+        plan.groups = [[(t,)] for t in query_terms(query)]
+        plan.highlight = [t for g in plan.groups for ph in g for t in ph]
+    else:
+        plan = plan_query(query, synonyms=synonyms_for(profile), catalogue=catalogue, corrector=corrector_for(session))
+    hits: dict[int, Hit] = {}
+    rows: dict[int, tuple] = {}
+    text_scores: dict[int, float] = {}
+    exact_bonus: dict[int, float] = {}
+
+    if not plain and plan.code_keys:
+        canonical = {e.kb for e in plan.codes if e.kb}
+        for row in _rows_by_id(session, _exact_doc_ids(session, plan, filters)):
+            # the catalogue's own article for the code first, then other articles about it
+            rows[row[0]] = row
+            exact_bonus[row[0]] = EXACT_BOOST + (50.0 if row[2] in canonical else 0.0)
+    depth = limit if plain else max(limit * 4, RERANK_DEPTH)
+    passes: list[list[tuple]] = []
+    if dialect == "sqlite":
+        if plain:
+            match = plain_fts5_match(query)
+            passes.append(_sqlite_rank(session, match, depth, filters, "1.0, 1.0, 1.0") if match else [])
+        else:
+            full = fts5_match(plan)
+            if full:
+                # 1) every concept and synonym, in titles and codes only (few rows per term);
+                # 2) the whole text with the rarest alternatives within a postings budget.
+                df = _sqlite_df(session, plan)
+                # the title pass is budgeted too (whole-text document frequencies over-estimate title
+                # ones, so this only drops alternatives that are common words in titles as well):
+                # on a large KB whose titles share the support vocabulary, OR-ing every synonym over
+                # all titles was a third of the query time
+                titles = fts5_match(_sqlite_pruned(session, plan, TITLE_POSTINGS_BUDGET, df)) or full
+                passes.append(_sqlite_rank(session, titles, depth, filters, None, table="kb_fts_titles"))
+                pruned = fts5_match(_sqlite_pruned(session, plan, POSTINGS_BUDGET, df))
+                if pruned:
+                    # equal column weights here: pass 1 and the coverage re-rank already reward
+                    # title hits, and boosting titles a second time let short titles that merely
+                    # mention a query word outrank the article whose body is about it (measured on
+                    # the domain-only corpus: MRR@10 0.591 -> 0.66; mixed 0.803 -> 0.815).
+                    passes.append(_sqlite_rank(session, pruned, depth, filters, BODY_PASS_WEIGHTS))
+    else:
+        passes.append(_pg_rank(session, ts_terms(plan), depth, filters, weighted=not plain))
+    for found in passes:
+        top_pass = max((float(r[-1]) for r in found), default=0.0) or 1.0
+        for row in found:
+            rows.setdefault(row[0], row[:-1])
+            text_scores[row[0]] = max(text_scores.get(row[0], 0.0), float(row[-1]) / top_pass)
+    scores: dict[int, float] = {}
+    for did, row in rows.items():
+        base = text_scores.get(did, 0.0)
+        scores[did] = base if plain else base + _coverage(plan, row) + exact_bonus.get(did, 0.0)
+    order = sorted(scores, key=lambda d: (-scores[d], -text_scores.get(d, 0.0), d))[:limit]
+    for did in order:
+        row = rows[did]
+        hits[did] = Hit(doc_type=row[1], slug=row[2], title=row[3], lang=row[4], category=row[5], module=row[6],
+                        score=scores[did], snippet=row[7] or "", exact=did in exact_bonus)
+    ranked = [hits[d] for d in order]
+    for h in ranked:
+        h.snippet = make_snippet(h.snippet, plan.highlight, width=snippet_width)
+    return SearchResult(
+        query=query, hits=ranked, codes=plan.codes, plan=plan, took_ms=(time.perf_counter() - t0) * 1000
+    )
+
+
+
+def _contains(tokens: set[str], joined: str, phrase: tuple[str, ...]) -> bool:
+    if len(phrase) == 1:
+        return phrase[0] in tokens
+    return f" {' '.join(phrase)} " in joined
+
+
+def _coverage(plan: QueryPlan, row: tuple) -> float:
+    """Coordination-level features of the top candidates: how many query concepts a document
+    covers (any synonym), how many in the user's own words, and how many in its title."""
+    if not plan.groups:
+        return 0.0
+    title, body = row[8] or "", f"{row[9] or ''} {row[10] or ''}"
+    t_tokens, b_tokens = set(title.split()), set(body.split()) | set(title.split())
+    t_join, b_join = f" {title} ", f" {body} {title} "
+    covered = original = in_title = 0
+    for group in plan.groups:
+        if any(_contains(b_tokens, b_join, ph) for ph in group):
+            covered += 1
+            if _contains(b_tokens, b_join, group[0]):
+                original += 1
+            if any(_contains(t_tokens, t_join, ph) for ph in group):
+                in_title += 1
+    n = len(plan.groups)
+    return covered / n + 0.5 * original / n + 0.5 * in_title / n
+
+
+def optimize_index(session: Session) -> None:
+    """Merge the FTS5 index segments (SQLite) after bulk writes; a no-op on PostgreSQL.
+
+    Incremental inserts leave many small b-tree segments that every query has to merge; at 100k
+    documents an optimised index answers about twice as fast."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.flush()
+    session.execute(text("INSERT INTO kb_fts_docs(kb_fts_docs) VALUES ('optimize')"))
+    session.execute(text("INSERT INTO kb_fts_titles(kb_fts_titles) VALUES ('optimize')"))
