@@ -1,0 +1,183 @@
+"""Template mining benchmark: Loghub-2k grouping accuracy and throughput against drain3.
+
+    .venv/bin/python bench/diag/run_mining.py [--repeat N] [--lines N]
+
+Data: the Loghub-2k samples with corrected labels under ``$IMDESK_SHARED_DATA/loghub`` (default
+``<repo>/../shared/data``). Only the datasets present there are measured (4 of the 16 here); the
+result says which ones were missing. One configuration for all datasets: only the header format
+from ``formats.tsv`` differs per dataset, as the issue allows.
+
+Grouping accuracy is Loghub's: a line is correct iff the set of lines in its predicted group equals
+the set of lines in its ground-truth group.
+
+Speed: lines per second of ``TemplateMiner.add_batch`` (plus one template id per line) and of
+``drain3.TemplateMiner.add_log_message`` (default settings) on the same contents, each run with a
+fresh miner, ours and drain3's alternately, ``--repeat`` times; the median is reported (the machine
+is shared). Three inputs:
+
+- ``first_pass``: the 8,000 Loghub lines of the measured datasets, concatenated, once: every shape
+  is new to the miner (the hard case for our caches);
+- ``distinct_shapes``: only the first line of each distinct shape (digits ignored) among them: no
+  repeat at all, so no cache can help, only the mining itself;
+- ``repeated``: the Loghub lines repeated to ``--lines``, each copy with its digits rotated so no
+  line repeats verbatim.
+
+Results go to ``bench/results/diag_mining.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "src"))
+
+from imdesk.diag.formats import LineParser  # noqa: E402
+from imdesk.diag.mining import TemplateMiner  # noqa: E402
+
+DATASETS_16 = [
+    "HDFS", "Hadoop", "Spark", "Zookeeper", "BGL", "HPC", "Thunderbird", "Windows",
+    "Linux", "Android", "HealthApp", "Apache", "Proxifier", "OpenSSH", "OpenStack", "Mac",
+]
+DRAIN_TUNED = {"HDFS": 0.998, "Zookeeper": 0.967, "OpenSSH": 0.789, "Linux": 0.690}
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("IMDESK_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def grouping_accuracy(truth: list[str], pred: list[str]) -> float:
+    tg: dict[str, set[int]] = defaultdict(set)
+    pg: dict[str, set[int]] = defaultdict(set)
+    for i, (t, p) in enumerate(zip(truth, pred, strict=True)):
+        tg[t].add(i)
+        pg[p].add(i)
+    ok = 0
+    for _t, lines in tg.items():
+        first = next(iter(lines))
+        if pg[pred[first]] == lines:
+            ok += len(lines)
+    return ok / len(truth)
+
+
+def load_dataset(root: Path, name: str, fmt: str) -> tuple[list[str], list[str]]:
+    """(contents, ground-truth event ids), contents parsed with our own Loghub-format parser."""
+    parser = LineParser.from_template(fmt)
+    raw = (root / name / f"{name}_2k.log").read_bytes().splitlines()
+    recs = [parser.parse_line(line.decode("utf-8", "replace").rstrip("\r"), name, "", i + 1) for i, line in enumerate(raw)]
+    contents = [r.content if r is not None else "" for r in recs]
+    with open(root / name / f"{name}_2k.log_structured_corrected.csv", newline="", encoding="utf-8") as fh:
+        truth = [row["EventId"] for row in csv.DictReader(fh)]
+    if len(truth) != len(contents):
+        raise SystemExit(f"{name}: {len(contents)} lines but {len(truth)} labels")
+    return contents, truth
+
+
+def run_ours(contents: list[str]) -> list[str]:
+    miner = TemplateMiner()
+    keys: list[int] = []
+    for i in range(0, len(contents), 10_000):
+        keys += miner.add_batch(contents[i : i + 10_000])
+    return miner.template_ids(keys)
+
+
+def run_drain3(contents: list[str]) -> list[str]:
+    from drain3 import TemplateMiner as D3
+    from drain3.template_miner_config import TemplateMinerConfig
+
+    logging.getLogger("drain3").setLevel(logging.ERROR)
+    m = D3(config=TemplateMinerConfig())  # the defaults, as when no drain3.ini is found (checked equal)
+    return [str(m.add_log_message(c)["cluster_id"]) for c in contents]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=200_000, help="lines for the repeated-shape speed test")
+    ap.add_argument("--repeat", type=int, default=7, help="timed runs of each side (the median is reported)")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "diag_mining.json"))
+    args = ap.parse_args()
+    root = shared_data() / "loghub"
+    formats = {}
+    if (root / "formats.tsv").is_file():
+        for row in (root / "formats.tsv").read_text(encoding="utf-8").splitlines():
+            if "\t" in row:
+                k, v = row.split("\t", 1)
+                formats[k] = v
+    result: dict = {"datasets": {}, "missing": [], "drain3_default": {}}
+    all_contents: list[str] = []
+    for name in DATASETS_16:
+        if name not in formats or not (root / name).is_dir():
+            result["missing"].append(name)
+            continue
+        contents, truth = load_dataset(root, name, formats[name])
+        all_contents += contents
+        ga = grouping_accuracy(truth, run_ours(contents))
+        ga_d3 = grouping_accuracy(truth, run_drain3(contents))
+        result["datasets"][name] = round(ga, 4)
+        result["drain3_default"][name] = round(ga_d3, 4)
+        ref = DRAIN_TUNED.get(name)
+        print(f"{name:12s} GA ours {ga:.4f}   drain3 default {ga_d3:.4f}   Drain tuned (paper) {ref}")
+    if result["datasets"]:
+        mean = sum(result["datasets"].values()) / len(result["datasets"])
+        result["mean_measured"] = round(mean, 4)
+        print(f"mean over {len(result['datasets'])} measured datasets: {mean:.4f}")
+    print(f"not measured here (data absent): {', '.join(result['missing'])}")
+
+    if all_contents:
+        # the Loghub contents again and again, each copy with other numbers (digits rotated), so that
+        # no line is a verbatim repeat of an earlier one
+        lines = []
+        k = 0
+        while len(lines) < args.lines:
+            rot = str.maketrans("0123456789", "".join(str((d + k) % 10) for d in range(10)))
+            lines += [c.translate(rot) for c in all_contents]
+            k += 1
+        lines = lines[: args.lines]
+        zero = str.maketrans("123456789", "000000000")
+        shapes = list({c.translate(zero): c for c in reversed(all_contents)}.values())[::-1]
+        inputs = {"first_pass": all_contents, "distinct_shapes": shapes, "repeated": lines}
+        result["speed_inputs"] = {
+            "first_pass": f"the {len(all_contents)} lines of {', '.join(result['datasets'])} concatenated, once",
+            "distinct_shapes": f"{len(shapes)} lines: the first of each shape (digits ignored) of first_pass",
+            "repeated": f"{len(lines)} lines: first_pass again and again, digits rotated per copy",
+        }
+        times: dict[str, dict[str, list[float]]] = {k: {"ours": [], "drain3": []} for k in inputs}
+        for _ in range(args.repeat):
+            for name, data in inputs.items():
+                for who, fn in (("ours", run_ours), ("drain3", run_drain3)):
+                    gc.collect()  # the previous run's garbage is nobody's cost
+                    t = time.perf_counter()
+                    fn(data)
+                    times[name][who].append(time.perf_counter() - t)
+        for name, data in inputs.items():
+            ours, d3 = statistics.median(times[name]["ours"]), statistics.median(times[name]["drain3"])
+            key = "speed" if name == "repeated" else f"speed_{name}"
+            result[key] = {
+                "lines": len(data),
+                "runs": args.repeat,
+                "ours_lines_per_s": round(len(data) / ours),
+                "drain3_lines_per_s": round(len(data) / d3),
+                "speedup": round(d3 / ours, 2),
+                "speedup_per_run": sorted(round(d / o, 2) for o, d in zip(times[name]["ours"], times[name]["drain3"], strict=True)),
+            }
+            print(f"{name:16s} {len(data):7d} lines: ours {len(data) / ours:12,.0f}/s  drain3 {len(data) / d3:10,.0f}/s  "
+                  f"x{d3 / ours:.2f} (median of {args.repeat})")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

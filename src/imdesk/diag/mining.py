@@ -1,0 +1,655 @@
+"""Online template mining (Drain family) with a plain-JSON baseline.
+
+    >>> miner = TemplateMiner()
+    >>> c = miner.add("Accepted password for root from 10.0.0.7 port 52314 ssh2")
+    >>> miner.template(c)                      # 'Accepted password for root from <*> port <*> <*>'
+    >>> miner.save("baseline.json"); TemplateMiner.load("baseline.json")
+
+How a record's content becomes a template:
+
+1. **Masking.** Values are replaced by ``<*>``: quoted strings, URLs, e-mail addresses, absolute
+   paths (POSIX and Windows), month and weekday names, and every token that holds a digit (numbers,
+   hex, ids, UUIDs, IPs, sizes, durations, timestamps, host:port...). ``key=value`` is split into
+   ``key=`` and its value, so a key stays part of the template while its value may vary.
+2. **Candidates.** Clusters are grouped by token count; inside a count, by their first token
+   (Drain's prefix tree, one level deep, with a fallback to the latest clusters of that count when
+   none of that first token fits or the first token is itself a variable word).
+3. **Similarity.** ``key=`` tokens are structure: a record joins a cluster only with the same
+   keys in the same places. On the other (message) tokens it joins the most similar cluster when
+   at least ``sim_threshold`` of them agree (a constant equal to the template's, or a position the
+   template already knows is variable) *and* at least half of the template's message constants
+   agree, so a generalised template cannot swallow unrelated records, nor can boilerplate fields
+   that every line carries. Otherwise it starts a new cluster.
+4. **Merge.** Positions where the record differs become ``<*>`` in the template.
+
+Speed: :meth:`TemplateMiner.add_batch` reduces a batch at C speed to its distinct shapes (digits as
+``0``, then :func:`cache_key`, one regex pass per batch); only a shape never seen is masked (token
+masks cached per miner) and scored (two C-speed tuple comparisons per template; for crowded lengths
+the candidates come from a position index, see :meth:`TemplateMiner._window`). Repeated shapes are
+many times faster than ``drain3``; a first pass over new shapes is about 3×, a log of nothing but new
+shapes slower than drain3 (which masks nothing by default). Cluster ids are stable: a hash of the template a cluster was created with, kept in
+the baseline, so a later run that loads the baseline reports the same ids and knows which templates
+are new. The baseline is plain JSON (never pickle: bundles come from outside).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+from itertools import chain
+from operator import eq
+from pathlib import Path
+
+from imdesk.core.errors import BadInput
+
+WILDCARD = "<*>"
+BASELINE_VERSION = 1
+
+_PRE = re.compile(
+    r'"[^"]*"'  # quoted values
+    r"|'[^'\s][^']*'"
+    r"|\b[a-z][a-z0-9+.-]*://\S+"  # URLs
+    r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"  # e-mail addresses
+    r"|(?<![\w/])/(?:[\w.@~+-]+/)+[\w.@~+-]*"  # absolute paths with at least two parts
+    r"|\b[A-Za-z]:\\[^\s=\"']*"  # Windows paths
+    ,
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+# The cache key of a record: every run of characters that holds a digit (between separators:
+# whitespace, "=", quotes) becomes "0". Records with the same key always mask to the same tokens: such
+# a run only ever lies inside a token part that masking turns into <*> whatever its letters, and a key
+# masks as its records do (test_mining checks both). Every byte that may belong to a character
+# ``str.split`` breaks on (\x1c-\x1f, and all non-ASCII bytes: U+00A0, U+3000...) is a separator too,
+# or "a\u3000b1" and "c1" would share the key "0" and not their tokens.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_SEP = rb"""\s="'\x1c-\x1f\x80-\xff"""
+_RUNS = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"\d]*+\d[^" + _SEP + rb"]*")
+# the same on digit-normalised bytes (every digit is "0"), faster
+_RUNS0 = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"0]*+0[^" + _SEP + rb"]*")
+
+
+def cache_key(raw: bytes) -> bytes:
+    if b"://" in raw:  # a URL's \S+ runs over separators: collapsing "X://0" to "0" would change it
+        return raw.translate(_DIGITS_TO_ZERO)
+    return _RUNS.sub(b"0", raw)
+
+
+def _cache_key0(norm: bytes) -> bytes:
+    """:func:`cache_key` of digit-normalised bytes."""
+    return norm if b"://" in norm else _RUNS0.sub(b"0", norm)
+
+
+_SECRET_KEYS = frozenset(
+    ["password", "passwd", "pwd", "pass", "secret", "token", "access_token", "refresh_token", "api_key", "apikey", "app_secret", "authorization", "auth", "jwt", "jwt_secret", "private_key", "credential", "credentials"]
+)
+# month and weekday names are parts of timestamps, so values too
+_TIME_WORDS = frozenset(
+    w.lower() for w in ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "January", "February", "March", "April", "June", "July", "August", "September", "October", "November", "December", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "AM", "PM", "UTC", "GMT", "CST"]
+)
+
+
+def _mask_token(tok: str) -> tuple[str, ...]:
+    """One whitespace-separated token (after the whole-content masks): one or two tokens."""
+    if tok.isalpha():  # most words: no digit, no "=", no <*>
+        return (WILDCARD,) if tok.lower() in _TIME_WORDS else (tok,)
+    if "=" in tok and tok[0] != "=":
+        key, _, value = tok.partition("=")
+        if _DIGIT.search(key) or WILDCARD in key:
+            return (WILDCARD,)
+        if not value:
+            return (key + "=", "")
+        if key.lower().lstrip("-_") in _SECRET_KEYS:  # a secret is a value, never part of a template
+            return (key + "=", WILDCARD)
+        return (key + "=", *_mask_value(value))
+    return _mask_value(tok)
+
+
+def _mask_value(tok: str) -> tuple[str]:
+    if _DIGIT.search(tok) or WILDCARD in tok or tok.lower() in _TIME_WORDS:
+        return (WILDCARD,)
+    return (tok,)
+
+
+class _TokenMasks(dict):
+    """token -> its masked tokens, filled on demand (a miner's own: bounded, and cold per miner)."""
+
+    limit = 100_000
+
+    def __missing__(self, tok: str) -> tuple[str, ...]:
+        if len(self) >= self.limit:
+            self.clear()
+        out = self[tok] = _mask_token(tok)
+        return out
+
+
+def mask_tokens(content: str, cache: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """The content as tokens with its variables replaced by ``<*>``.
+
+    Every token is masked on its own once the whole-content masks (quotes, URLs, paths...) ran, so
+    a miner keeps the masks of the tokens it met (``cache``, a ``_TokenMasks``)."""
+    if '"' in content or "'" in content or "/" in content or "@" in content or "\\" in content:
+        content = _PRE.sub(WILDCARD, content)
+    if cache is None:
+        return tuple(chain.from_iterable(map(_mask_token, content.split())))
+    return tuple(chain.from_iterable(map(cache.__getitem__, content.split())))
+
+
+class Cluster:
+    """A template being mined. ``key=`` tokens (and the value after each) are its structure; the
+    other positions are its message, kept apart (``msg``, and ``cmsg`` with ``None`` where the
+    message is variable) so that scoring a record is a couple of C-speed comparisons."""
+
+    __slots__ = ("id", "tokens", "count", "consts", "is_new", "keys", "keysig", "msgpos", "msg", "cmsg", "mconsts", "pos")
+
+    def __init__(self, cid: str, tokens: list[str], count: int = 0, is_new: bool = True) -> None:
+        self.id = cid
+        self.tokens = tokens
+        self.count = count
+        self.is_new = is_new
+        self.keys: list[int] = []  # the distinct masked records (keys) that joined this cluster
+        self.pos = -1  # its place among the miner's clusters of its length
+        keysig: list[tuple[int, str]] = []
+        msgpos: list[int] = []
+        if "=" in "".join(tokens):
+            value = False
+            for i, t in enumerate(tokens):  # the structure never changes: merging keeps equal keys
+                if value:  # the value after a key
+                    value = False
+                elif len(t) > 1 and t[-1] == "=":
+                    keysig.append((i, t))
+                    value = True
+                else:
+                    msgpos.append(i)
+        self.keysig = tuple(keysig)
+        self.msgpos = tuple(msgpos) if keysig else None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute what derives from the tokens (after positions became variables)."""
+        toks = self.tokens
+        self.consts = len(toks) - toks.count(WILDCARD)
+        msg = tuple(toks) if self.msgpos is None else tuple([toks[i] for i in self.msgpos])
+        self.msg = msg
+        self.cmsg = tuple([None if t == WILDCARD else t for t in msg])
+        self.mconsts = len(msg) - msg.count(WILDCARD)
+
+    @property
+    def template(self) -> str:
+        return render(self.tokens)
+
+
+def render(tokens: Iterable[str]) -> str:
+    """Tokens back to text: a ``key=`` token and its value (maybe empty) are written together."""
+    out: list[str] = []
+    glue = False
+    for t in tokens:
+        if glue:
+            out[-1] += t
+            glue = False
+        else:
+            out.append(t)
+            glue = len(t) > 1 and t.endswith("=")
+    return " ".join(x for x in out if x)
+
+
+def _cid(tokens: Iterable[str]) -> str:
+    return "T" + hashlib.sha1(" ".join(tokens).encode("utf-8")).hexdigest()[:10]
+
+
+class Group:
+    """A final template: a cluster, refined by the categorical positions it kept."""
+
+    __slots__ = ("id", "tokens", "cluster", "count", "is_new")
+
+    def __init__(self, gid: str, tokens: list[str], cluster: int, is_new: bool) -> None:
+        self.id = gid
+        self.tokens = tokens
+        self.cluster = cluster
+        self.count = 0
+        self.is_new = is_new
+
+    @property
+    def template(self) -> str:
+        return render(self.tokens)
+
+
+class TemplateMiner:
+    """Online Drain-family template miner; see the module docstring."""
+
+    #: a generalised position whose words took fewer distinct values than this is categorical: its
+    #: value is part of the template ("Failed password" vs "Accepted password"), not a variable.
+    categorical_below = 3
+    #: how many clusters of the same length a record is compared with when its first word is new
+    fallback_scan = 200
+    #: clusters of one length from which candidates are looked up in a position index rather than
+    #: all scored (a speed crossover only: both ways find the same cluster)
+    index_from = 32
+    #: entries of each raw-content cache (emptied when full: they only save work)
+    cache_entries = 200_000
+
+    def __init__(self, sim_threshold: float = 0.5, max_clusters: int = 50_000, max_keys: int = 2_000_000) -> None:
+        if not 0 < sim_threshold <= 1:
+            raise BadInput("sim_threshold must be in (0, 1]")
+        self.sim_threshold = sim_threshold
+        self.max_clusters = max_clusters
+        self.max_keys = max_keys
+        self.clusters: list[Cluster] = []
+        self._by_len: dict[int, list[int]] = {}
+        self._by_head: dict[tuple[int, str], list[int]] = {}
+        # per length n, for the first span(n) positions: token -> clusters without keys holding it
+        # there; a record can only join a cluster that agrees with it on one of those (see _match)
+        self._at: dict[int, list[dict[str, set[int]]]] = {}
+        self._keyed: dict[int, list[int]] = {}  # per length: the clusters with keys
+        self._ids: dict[str, int] = {}
+        self._keys: dict[tuple[str, ...], int] = {}  # masked record -> key
+        self.key_tokens: list[tuple[str, ...]] = []
+        self.key_cluster: list[int] = []
+        self.key_count: list[int] = []
+        self._groups: list[Group] | None = None
+        self._key_group: list[int] = []
+        self._fast: dict[bytes, int] = {}  # raw content with digits as 0 -> key
+        self._runs: dict[bytes, int] = {}  # cache_key(raw content) -> key
+        self._known_groups: set[str] = set()  # group ids of a loaded baseline
+        self._tok = _TokenMasks()
+
+    def add_batch(self, contents: list[str]) -> list[int]:
+        """Keys of many records at once; the same as ``[add(c) for c in contents]``, only faster.
+
+        Two caches answer records whose shape was seen before: one keyed by the bytes with every
+        digit turned into ``0`` (a C-speed translation), one keyed by :func:`cache_key`. Records
+        with equal keys always mask alike, so masking runs only for new shapes. A batch is first
+        reduced to its distinct digit-normalised records (in order of first appearance, which is
+        all that mining depends on), so a shape repeated inside the batch is looked at once.
+        """
+        if not contents:
+            return []
+        block = "\n".join(contents).encode("utf-8", "surrogatepass")
+        norm = block.translate(_DIGITS_TO_ZERO).split(b"\n")
+        if len(norm) != len(contents):  # a content holding a line break: take the slow road
+            return [self.add(c) for c in contents]
+        return self._add_norm(norm)
+
+    def add_fast(self, content: str) -> int:
+        """:meth:`add` for one record, through the caches of :meth:`add_batch`."""
+        norm = content.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_ZERO)
+        key = self._fast.get(norm)
+        if key is None:
+            key = self._shape_key(norm, _cache_key0(norm))
+            if len(self._fast) >= self.cache_entries:
+                self._fast.clear()
+            self._fast[norm] = key
+        self.key_count[key] += 1
+        self.clusters[self.key_cluster[key]].count += 1
+        return key
+
+    def _shape_key(self, norm: bytes, runs: bytes) -> int:
+        """The key of a digit-normalised record from the second cache, or by mining its cache key
+        (which masks as the record does); uncounted."""
+        key = self._runs.get(runs)
+        if key is None:
+            key = self._learn(runs.decode("utf-8", "surrogatepass"))
+            if len(self._runs) >= self.cache_entries:
+                self._runs.clear()
+            self._runs[runs] = key
+        return key
+
+    def _add_norm(self, norm: list[bytes]) -> list[int]:
+        fast = self._fast
+        # the distinct records in order of first appearance (C speed), then those not cached yet
+        first = dict.fromkeys(norm)
+        if len(fast) + len(first) > self.cache_entries:  # bounded memory: the cache only saves work
+            fast.clear()
+        new = [r for r in first if r not in fast]
+        if new:
+            block = b"\n".join(new)
+            runs = _RUNS0.sub(b"0", block).split(b"\n")  # one regex pass for all
+            if b"://" in block:  # see cache_key
+                runs = [r if b"://" in r else rk for r, rk in zip(new, runs, strict=True)]
+            known = self._runs
+            for r, rk in zip(new, runs, strict=True):
+                key = known.get(rk)
+                fast[r] = key if key is not None else self._shape_key(r, rk)
+        keys = list(map(fast.__getitem__, norm))
+        counts = self.key_count
+        clusters = self.clusters
+        key_cluster = self.key_cluster
+        for k, c in Counter(keys).items():
+            counts[k] += c
+            clusters[key_cluster[k]].count += c
+        return keys
+
+    # -- mining -----------------------------------------------------------------------------------
+    def add(self, content: str) -> int:
+        """Learn one record; returns its key (see :meth:`group_of`, valid once all is added)."""
+        key = self._learn(content)
+        self.key_count[key] += 1
+        self.clusters[self.key_cluster[key]].count += 1
+        return key
+
+    def _learn(self, content: str) -> int:
+        """The key of a record, mining it when its masked form is new; nothing is counted."""
+        toks = mask_tokens(content, self._tok)
+        key = self._keys.get(toks)
+        if key is not None:
+            return key
+        self._groups = None
+        idx = self._match(toks)
+        if idx is None:
+            idx = self._create(toks)
+        else:
+            self._merge(idx, toks)
+        c = self.clusters[idx]
+        if len(self.key_tokens) >= self.max_keys:  # bounded memory: join the cluster's own tokens
+            toks = tuple(c.tokens)
+            key = self._keys.get(toks)
+            if key is not None:
+                return key
+        key = len(self.key_tokens)
+        self._keys[toks] = key
+        self.key_tokens.append(toks)
+        self.key_cluster.append(idx)
+        self.key_count.append(0)
+        c.keys.append(key)
+        return key
+
+    def _score(self, c: Cluster, toks: tuple[str, ...]) -> tuple[float, int] | None:
+        """How well a record fits a cluster, or None when it does not.
+
+        ``key=`` tokens are structure: they must all be equal, and their values are left out. The
+        other tokens (the message) must agree on at least ``sim_threshold`` of their positions, and
+        at least half of the template's message constants must be there, so boilerplate fields that
+        every line carries (``host=... region=...``) cannot glue unrelated messages together.
+        """
+        if c.keysig:
+            for i, k in c.keysig:
+                if toks[i] != k:
+                    return None
+            toks = tuple([toks[i] for i in c.msgpos])  # type: ignore[union-attr]
+        n = len(toks)
+        if n == 0:
+            return (1.0, 0)
+        agree = sum(map(eq, c.msg, toks))  # equal tokens, variables included
+        if agree < self.sim_threshold * n:
+            return None
+        same = sum(map(eq, c.cmsg, toks))  # equal constants
+        if same * 2 < c.mconsts:
+            return None
+        return (agree / n, same)
+
+    def _match(self, toks: tuple[str, ...]) -> int | None:
+        n = len(toks)
+        head = toks[0] if toks else ""
+        best: int | None = None
+        best_score: tuple[float, int] | None = None
+        first = self._by_head.get((n, head), ()) if head != WILDCARD else ()
+        clusters = self.clusters
+        th = self.sim_threshold * n
+        # the fallback (no cluster of that first word fits) looks at the latest clusters of that length
+        # only, so a log of endless new shapes cannot make mining quadratic
+        pool = first[-10 * self.fallback_scan :]
+        for fallback in (False, True):
+            if fallback:
+                pool = self._window(toks, bool(first))
+            for idx in pool:
+                c = clusters[idx]
+                if c.keysig:  # structure: the slow road
+                    sc = self._score(c, toks)
+                else:  # _score inlined for the common case
+                    if n == 0:
+                        sc = (1.0, 0)
+                    else:
+                        agree = sum(map(eq, c.msg, toks))
+                        if agree < th:
+                            continue
+                        same = sum(map(eq, c.cmsg, toks))
+                        if same * 2 < c.mconsts:
+                            continue
+                        sc = (agree / n, same)
+                if sc is not None and (best_score is None or sc > best_score):
+                    best, best_score = idx, sc
+            if best is not None:
+                return best
+        return None
+
+    def _window(self, toks: tuple[str, ...], scored_head: bool) -> list[int]:
+        """The latest ``fallback_scan`` clusters of the record's length, in order; for a crowded
+        length, only those that can pass the threshold: the ones that agree with the record on one
+        of its first span(n) positions. Those of the record's first word are left out when they were
+        scored already (``scored_head``)."""
+        n = len(toks)
+        same_len = self._by_len.get(n, ())
+        at = self._at.get(n)
+        if at is None:
+            return same_len[-self.fallback_scan :]
+        lo = len(same_len) - self.fallback_scan
+        cand: set[int] = set()
+        for col, t in zip(at[1:], toks[1:], strict=False) if scored_head else zip(at, toks, strict=False):  # span <= n
+            s = col.get(t)
+            if s:
+                cand |= s
+        cand.update(self._keyed.get(n, ()))
+        if scored_head:
+            cand -= at[0].get(toks[0], set())
+        clusters = self.clusters
+        return [idx for _, idx in sorted([(clusters[i].pos, i) for i in cand if clusters[i].pos >= lo])]
+
+    def _create(self, toks: tuple[str, ...]) -> int:
+        if len(self.clusters) >= self.max_clusters:  # bounded memory: the rest share one cluster
+            return self._overflow(len(toks))
+        cid = _cid(toks)
+        k = 1
+        while cid in self._ids:
+            k += 1
+            cid = _cid((*toks, f"#{k}"))
+        return self._insert(Cluster(cid, list(toks)))
+
+    def _overflow(self, n: int) -> int:
+        toks = tuple([WILDCARD] * n)
+        cid = _cid(("overflow", *toks))
+        if cid in self._ids:
+            return self._ids[cid]
+        return self._insert(Cluster(cid, list(toks)))
+
+    def _insert(self, c: Cluster) -> int:
+        idx = len(self.clusters)
+        self.clusters.append(c)
+        self._ids[c.id] = idx
+        n = len(c.tokens)
+        same_len = self._by_len.setdefault(n, [])
+        c.pos = len(same_len)
+        same_len.append(idx)
+        self._by_head.setdefault((n, c.tokens[0] if c.tokens else ""), []).append(idx)
+        if c.keysig:
+            self._keyed.setdefault(n, []).append(idx)
+        elif n in self._at:
+            self._index(self._at[n], idx)
+        elif len(same_len) >= self.index_from and n:  # a crowded length: index it from now on
+            at = self._at[n] = [{} for _ in range(self._span(n))]
+            for i in same_len:
+                if not self.clusters[i].keysig:
+                    self._index(at, i)
+        return idx
+
+    def _index(self, at: list[dict[str, set[int]]], idx: int) -> None:
+        for col, t in zip(at, self.clusters[idx].tokens, strict=False):  # the first span(n) positions
+            s = col.get(t)
+            if s is None:
+                col[t] = {idx}
+            else:
+                s.add(idx)
+
+    def _span(self, n: int) -> int:
+        """How many leading positions of a record of n message tokens must hold one agreement with
+        any cluster it joins: it needs ``ceil(sim_threshold * n)`` agreements, so it may disagree
+        on ``n - ceil(...)`` positions at most (pigeonhole)."""
+        return min(n, n - math.ceil(self.sim_threshold * n) + 1)
+
+    def _merge(self, idx: int, toks: tuple[str, ...]) -> None:
+        c = self.clusters[idx]
+        changed = False
+        at = None if c.keysig else self._at.get(len(c.tokens))
+        for i, (t, s) in enumerate(zip(c.tokens, toks, strict=True)):
+            if t != s and t != WILDCARD:
+                c.tokens[i] = WILDCARD
+                changed = True
+                if at is not None and i < len(at):
+                    at[i][t].discard(idx)
+                    at[i].setdefault(WILDCARD, set()).add(idx)
+        if changed:
+            c.refresh()
+
+    # -- final templates ------------------------------------------------------------------------
+    def groups(self) -> list[Group]:
+        """The final templates; computed once all records are added (recomputed after more adds)."""
+        if self._groups is None:
+            self._finalize()
+        assert self._groups is not None
+        return self._groups
+
+    def group_of(self, key: int) -> Group:
+        groups = self.groups()
+        return groups[self._key_group[key]]
+
+    def _finalize(self) -> None:
+        groups: list[Group] = []
+        by_id: dict[str, int] = {}
+        key_tokens = self.key_tokens
+        key_count = self.key_count
+        known = self._known_groups
+        key_group = [0] * len(key_tokens)
+        for ci, c in enumerate(self.clusters):
+            split = self._split_positions(c)
+            if not split:
+                if c.id in by_id:
+                    g = by_id[c.id]
+                else:
+                    g = by_id[c.id] = len(groups)
+                    is_new = c.is_new or bool(c.keys and known and c.id not in known)
+                    groups.append(Group(c.id, list(c.tokens), ci, is_new))
+                group = groups[g]
+                for key in c.keys:
+                    group.count += key_count[key]
+                    key_group[key] = g
+                continue
+            local: dict[tuple[str, ...], int] = {}  # the split positions' values -> group
+            for key in c.keys:
+                toks = key_tokens[key]
+                sig = tuple([toks[i] if by_value or toks[i] == "" else WILDCARD for i, by_value in split])
+                g = local.get(sig)  # type: ignore[assignment]
+                if g is None:
+                    gt = list(c.tokens)
+                    for (i, _), v in zip(split, sig, strict=True):
+                        gt[i] = v
+                    gid = _cid((c.id, *gt))
+                    g = by_id.get(gid)  # type: ignore[assignment]
+                    if g is None:
+                        g = by_id[gid] = len(groups)
+                        groups.append(Group(gid, gt, ci, c.is_new or bool(known and gid not in known)))
+                    local[sig] = g
+                groups[g].count += key_count[key]
+                key_group[key] = g
+        self._groups = groups
+        self._key_group = key_group
+
+    def _split_positions(self, c: Cluster) -> list[tuple[int, bool]]:
+        """Generalised positions that still name different templates, as ``(position, by_value)``:
+
+        - ``by_value``: the position only ever held a few words (fewer than ``categorical_below``):
+          "Failed password ..." and "Accepted password ..." are two templates;
+        - otherwise, a variable that is sometimes empty (``rhost=`` vs ``rhost=<*>``): an absent
+          value is another shape, so empty and present values are told apart.
+        """
+        if len(c.keys) < 2:
+            return []
+        wild = [i for i, t in enumerate(c.tokens) if t == WILDCARD]
+        if not wild:
+            return []
+        key_tokens = self.key_tokens
+        cols = list(zip(*[key_tokens[k] for k in c.keys], strict=False))  # all of length n
+        out = []
+        for i in wild:
+            values = set(cols[i])
+            if len(values) < 2:
+                continue
+            if WILDCARD not in values and len(values) < self.categorical_below:
+                out.append((i, True))
+            elif "" in values:
+                out.append((i, False))
+        return out
+
+    # -- read-out -------------------------------------------------------------------------------
+    def template(self, key: int) -> str:
+        return self.group_of(key).template
+
+    def template_id(self, key: int) -> str:
+        return self.group_of(key).id
+
+    def template_ids(self, keys: Iterable[int]) -> list[str]:
+        """``[template_id(k) for k in keys]``, at C speed."""
+        groups = self.groups()
+        ids = [groups[g].id for g in self._key_group]
+        return list(map(ids.__getitem__, keys))
+
+    # -- baseline (plain JSON) --------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": "imdesk-templates",
+            "version": BASELINE_VERSION,
+            "sim_threshold": self.sim_threshold,
+            "templates": [{"id": c.id, "tokens": c.tokens, "count": c.count} for c in self.clusters],
+            "groups": [{"id": g.id, "template": g.template, "count": g.count} for g in self.groups()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> TemplateMiner:
+        if not isinstance(data, dict) or data.get("format") != "imdesk-templates":
+            raise BadInput("not an imdesk template baseline (expected JSON with format 'imdesk-templates')")
+        if data.get("version") != BASELINE_VERSION:
+            raise BadInput(f"unsupported baseline version {data.get('version')!r}")
+        th = data.get("sim_threshold", 0.5)
+        miner = cls(sim_threshold=float(th) if isinstance(th, (int, float)) else 0.5)
+        items = data.get("templates")
+        if not isinstance(items, list):
+            raise BadInput("baseline: 'templates' must be a list")
+        for item in items:
+            if not isinstance(item, dict):
+                raise BadInput("baseline: every template must be an object")
+            cid, toks, count = item.get("id"), item.get("tokens"), item.get("count", 0)
+            if not isinstance(cid, str) or not isinstance(toks, list) or not all(isinstance(t, str) for t in toks):
+                raise BadInput("baseline: a template needs a string 'id' and a list of string 'tokens'")
+            if cid in miner._ids:
+                continue
+            miner._insert(Cluster(cid, list(toks), int(count) if isinstance(count, int) else 0, is_new=False))
+        for g in data.get("groups") or []:
+            if isinstance(g, dict) and isinstance(g.get("id"), str):
+                miner._known_groups.add(g["id"])
+        return miner
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, p)
+        except OSError as exc:
+            raise BadInput(f"cannot write baseline {path}: {exc.strerror or exc}") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TemplateMiner:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot read baseline {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise BadInput(f"baseline {path} is not UTF-8 JSON") from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise BadInput(f"baseline {path} is not valid JSON ({exc})") from None
+        return cls.from_dict(data)
