@@ -50,6 +50,7 @@ def consumer(request, tmp_path, session_factory):
     yield huey
     c.stop(graceful=True)
     huey.flush()
+    jobs.close_huey(huey)  # an open Redis socket left to the garbage collector is a ResourceWarning
 
 
 def test_task_runs_in_consumer(consumer):

@@ -46,12 +46,22 @@ def init_jobs(settings: Any, session_factory: sessionmaker[Session], *, clock: C
     """Bind the queue and job context for this process and register every declared task."""
     global _huey, _ctx
     with _lock:
+        if _huey is not None:
+            close_huey(_huey)
         _huey = make_huey(settings, immediate=immediate)
         _ctx = JobContext(settings=settings, session_factory=session_factory, clock=clock or SystemClock())
         for kind, args, kwargs, fn in _pending:
             wrapped = getattr(_huey, kind)(*args, **kwargs)(fn)
             fn._imdesk_task = wrapped  # type: ignore[attr-defined]
     return _huey
+
+
+def close_huey(huey: Huey) -> None:
+    """Release the queue's connections (Huey's Redis storage leaves its pool open on ``close``)."""
+    huey.storage.close()
+    pool = getattr(huey.storage, "pool", None)
+    if pool is not None:
+        pool.disconnect()
 
 
 def get_huey() -> Huey:
