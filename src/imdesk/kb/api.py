@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from imdesk.accounts.services import Actor
 from imdesk.core.clock import Clock
 from imdesk.kb import community, queries, services, videos
-from imdesk.kb.models import Article, Question
+from imdesk.kb.models import Answer, Article, Question
 from imdesk.kb.render import render_markdown
 from imdesk.kb.schemas import (
+    AnswerEditIn,
     AnswerIn,
     ArticleIn,
     DraftFromTicketIn,
@@ -20,6 +21,7 @@ from imdesk.kb.schemas import (
     ModerateIn,
     OfficialIn,
     ProgressIn,
+    QuestionEditIn,
     QuestionIn,
     StatusIn,
     TicketLinkIn,
@@ -146,14 +148,23 @@ def api_deflection(actor: Actor = Depends(require_staff), session: Session = Dep
 
 # --- community ------------------------------------------------------------------------------------
 
+def _iso(dt) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def answer_json(q: Question, a: Answer) -> dict[str, Any]:
+    return {"id": a.id, "question_id": a.question_id, "body": a.body, "html": render_markdown(a.body), "score": a.score,
+            "official": a.id == q.official_answer_id, "hidden": a.hidden, "edited": a.edited_at is not None,
+            "edited_at": _iso(a.edited_at)}
+
+
 def question_json(session: Session, actor: Actor, q: Question) -> dict[str, Any]:
     return {
         "id": q.id, "title": q.title, "body": q.body, "html": render_markdown(q.body), "tags": list(q.tags or []),
         "error_codes": list(q.error_codes or []), "score": q.score, "hidden": q.hidden, "locked": q.locked,
         "official_answer_id": q.official_answer_id, "url": f"/kb/questions/{q.id}",
-        "answers": [{"id": a.id, "body": a.body, "html": render_markdown(a.body), "score": a.score,
-                     "official": a.id == q.official_answer_id, "hidden": a.hidden}
-                    for a in community.answers_of(session, actor, q)],
+        "edited": q.edited_at is not None, "edited_at": _iso(q.edited_at),
+        "answers": [answer_json(q, a) for a in community.answers_of(session, actor, q)],
     }
 
 
@@ -174,6 +185,30 @@ def api_similar(q: str = Query(..., max_length=500), actor: Actor = Depends(requ
 @router.get("/questions/{qid}")
 def api_question(qid: int, actor: Actor = Depends(require_actor), session: Session = Depends(get_session, scope="function")):
     return question_json(session, actor, community.get_question(session, actor, qid))
+
+
+@router.patch("/questions/{qid}")
+def api_edit_question(qid: int, body: QuestionEditIn, actor: Actor = Depends(require_actor),
+                      session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)):
+    q = community.do_edit_question(session, actor, qid, title=body.title, body=body.body, tags=body.tags,
+                                   note=body.note, clock=clock)
+    return question_json(session, actor, q)
+
+
+@router.patch("/answers/{aid}")
+def api_edit_answer(aid: int, body: AnswerEditIn, actor: Actor = Depends(require_actor),
+                    session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)):
+    a = community.do_edit_answer(session, actor, aid, body.body, note=body.note, clock=clock)
+    return answer_json(community.get_question(session, actor, a.question_id), a)
+
+
+@router.get("/questions/{qid}/history")
+def api_edit_history(qid: int, actor: Actor = Depends(require_staff),
+                     session: Session = Depends(get_session, scope="function")):
+    return {"edits": [{"target_type": e.target_type, "target_id": e.target_id, "editor_id": e.editor_id,
+                       "by_moderator": e.by_moderator, "old_title": e.old_title, "old_body": e.old_body,
+                       "old_tags": e.old_tags, "note": e.note, "edited_at": _iso(e.created_at)}
+                      for e in community.edit_history(session, actor, qid)]}
 
 
 @router.post("/questions/{qid}/answers", status_code=201)

@@ -11,7 +11,7 @@ from imdesk.accounts.services import Actor, record_audit
 from imdesk.core.clock import Clock, SystemClock
 from imdesk.core.errors import BadInput, PermissionDenied
 from imdesk.kb.errors import QuestionLocked, QuestionNotFound
-from imdesk.kb.models import Answer, Question, Vote
+from imdesk.kb.models import Answer, PostEdit, Question, Vote
 from imdesk.kb.search import Filters, Hit, remove_doc, search, upsert_doc
 from imdesk.kb.text import extract_codes
 
@@ -53,7 +53,7 @@ def do_ask(session: Session, actor: Actor, *, title: str, body: str, tags: list[
     now = (clock or SystemClock()).now()
     codes = extract_codes(title + " " + body)
     q = Question(title=title.strip(), body=body or "", author_id=actor.user_id, lang=lang if lang in ("zh", "en") else "zh",
-                 tags=[t.strip()[:40] for t in (tags or []) if t.strip()][:10], error_codes=codes[:10],
+                 tags=_clean_tags(tags), error_codes=codes[:10],
                  article_slugs=list(article_slugs or [])[:10], created_at=now, updated_at=now)
     session.add(q)
     session.flush()
@@ -80,6 +80,93 @@ def do_answer(session: Session, actor: Actor, qid: int, body: str, *, clock: Clo
     session.flush()
     index_question(session, q)
     return a
+
+
+def check_may_edit(actor: Actor, q: Question, post: Question | Answer) -> None:
+    """Authors edit their own posts while the question is open; staff (agents, admins…) edit any
+    post as moderators, locked or not."""
+    if not (actor.is_staff or (actor.user_id is not None and actor.user_id == post.author_id)):
+        raise PermissionDenied(f"only the author or staff may edit this {'question' if post is q else 'answer'}")
+    if q.locked and not actor.is_staff:
+        raise QuestionLocked("this question is locked")
+
+
+def may_edit(actor: Actor, q: Question, post: Question | Answer) -> bool:
+    try:
+        check_may_edit(actor, q, post)
+    except (PermissionDenied, QuestionLocked):
+        return False
+    return True
+
+
+def _clean_tags(tags: list[str] | None) -> list[str]:
+    return [t.strip()[:40] for t in (tags or []) if t and t.strip()][:10]
+
+
+def do_edit_question(session: Session, actor: Actor, qid: int, *, title: str | None = None, body: str | None = None,
+                     tags: list[str] | None = None, note: str = "", clock: Clock | None = None) -> Question:
+    """Edit a question's title, body and/or tags (``None`` keeps a field). The previous text goes
+    to the edit history; the question is marked edited and re-indexed. A locked question can only
+    be edited by staff. Returns the question (unchanged input writes nothing)."""
+    q = get_question(session, actor, qid)
+    check_may_edit(actor, q, q)
+    new_title = q.title if title is None else title.strip()
+    new_body = q.body if body is None else (body or "")
+    new_tags = list(q.tags or []) if tags is None else _clean_tags(tags)
+    _check_text(new_title, new_body, need_title=True)
+    if (new_title, new_body, new_tags) == (q.title, q.body, list(q.tags or [])):
+        return q
+    now = (clock or SystemClock()).now()
+    session.add(PostEdit(question_id=q.id, target_type="question", target_id=q.id, editor_id=actor.user_id,
+                         by_moderator=actor.user_id != q.author_id, old_title=q.title, old_body=q.body,
+                         old_tags=list(q.tags or []), note=(note or "").strip()[:300], created_at=now))
+    q.title, q.body, q.tags = new_title, new_body, new_tags
+    q.error_codes = extract_codes(new_title + " " + new_body)[:10]
+    q.edited_at, q.edited_by, q.updated_at = now, actor.user_id, now
+    session.flush()
+    index_question(session, q)
+    record_audit(session, actor, "kb.question.edited", "kb_question", q.id, {"by_moderator": actor.user_id != q.author_id},
+                 clock=clock)
+    return q
+
+
+def get_answer(session: Session, actor: Actor | None, aid: int) -> tuple[Question, Answer]:
+    """An answer and its question as ``actor`` may see them (hidden ones only for staff)."""
+    a = session.get(Answer, aid)
+    if a is None or (a.hidden and not (actor and actor.is_staff)):
+        raise QuestionNotFound(f"no answer {aid}")
+    return get_question(session, actor, a.question_id), a
+
+
+def do_edit_answer(session: Session, actor: Actor, aid: int, body: str, *, note: str = "",
+                   clock: Clock | None = None) -> Answer:
+    """Edit an answer's text (author or staff). An official answer stays official."""
+    q, a = get_answer(session, actor, aid)
+    check_may_edit(actor, q, a)
+    _check_text(None, body, need_title=False)
+    new_body = body.strip()
+    if new_body == a.body:
+        return a
+    now = (clock or SystemClock()).now()
+    session.add(PostEdit(question_id=q.id, target_type="answer", target_id=a.id, editor_id=actor.user_id,
+                         by_moderator=actor.user_id != a.author_id, old_body=a.body, note=(note or "").strip()[:300],
+                         created_at=now))
+    a.body = new_body
+    a.edited_at, a.edited_by, a.updated_at = now, actor.user_id, now
+    session.flush()
+    index_question(session, q)
+    record_audit(session, actor, "kb.answer.edited", "kb_question", q.id,
+                 {"answer_id": a.id, "by_moderator": actor.user_id != a.author_id}, clock=clock)
+    return a
+
+
+def edit_history(session: Session, actor: Actor, qid: int) -> list[PostEdit]:
+    """Every edit of a question and its answers, oldest first (staff only)."""
+    if not actor.is_staff:
+        raise PermissionDenied("the edit history is for staff")
+    q = get_question(session, actor, qid)
+    return list(session.scalars(select(PostEdit).where(PostEdit.question_id == q.id)
+                                .order_by(PostEdit.created_at, PostEdit.id)))
 
 
 def do_vote(session: Session, actor: Actor, target_type: str, target_id: int, value: int) -> int:

@@ -201,6 +201,8 @@ class Question(TimestampMixin, Base):
     hidden: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     official_answer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    edited_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Answer(TimestampMixin, Base):
@@ -214,6 +216,29 @@ class Answer(TimestampMixin, Base):
     body: Mapped[str] = mapped_column(Text, nullable=False)
     score: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     hidden: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    edited_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class PostEdit(Base):
+    """One edit of a community question or answer: the text as it was *before* the edit, who
+    replaced it and when (the edit history staff see; everyone sees only the "edited" marker)."""
+
+    __tablename__ = "kb_post_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("kb_questions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    target_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    target_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    editor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    by_moderator: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    old_title: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    old_body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    old_tags: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    note: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class Vote(Base):

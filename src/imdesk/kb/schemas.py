@@ -59,6 +59,22 @@ class AnswerIn(BaseModel):
     body: str = Field(..., min_length=1, max_length=20_000)
 
 
+class QuestionEditIn(BaseModel):
+    """Fields left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, min_length=1, max_length=300)
+    body: str | None = Field(None, max_length=20_000)
+    tags: list[str] | None = Field(None, max_length=10)
+    note: str = Field("", max_length=300)
+
+
+class AnswerEditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(..., min_length=1, max_length=20_000)
+    note: str = Field("", max_length=300)
+
+
 class VoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     value: int = Field(..., ge=-1, le=1)

@@ -331,15 +331,69 @@ def ask(title: str = Form(...), body: str = Form(""), tags: str = Form(""), acto
     return RedirectResponse(f"/kb/questions/{q.id}", status_code=303)
 
 
+def _editor_names(session: Session, actor: Actor, ids: set[int | None]) -> dict[int, str]:
+    from imdesk.accounts.queries import get_user
+    from imdesk.core.errors import NotFound
+
+    names: dict[int, str] = {}
+    for uid in ids - {None}:
+        try:
+            u = get_user(session, actor, uid)
+            names[uid] = u.name or u.email
+        except NotFound:
+            names[uid] = f"#{uid}"
+    return names
+
+
 @router.get("/kb/questions/{qid}")
 def question_page(request: Request, qid: int, actor: Actor = Depends(require_actor),
                   session: Session = Depends(get_session, scope="function")) -> Response:
     q = community.get_question(session, actor, qid)
     answers = community.answers_of(session, actor, q)
+    history = community.edit_history(session, actor, q.id) if actor.is_staff else []
     return render(request, "kb/question.html", {
         "q": q, "answers": answers, "md": lambda t: Markup(render_markdown(t)),
         "similar": community.similar_questions(session, q.title, exclude=q.id),
+        "can_edit": lambda post: community.may_edit(actor, q, post),
+        "history": history, "editors": _editor_names(session, actor, {e.editor_id for e in history}),
     })
+
+
+def _edit_form(request: Request, ctx: dict[str, Any]) -> Response:
+    """The edit form: in place (HTMX partial) or as a page of its own without JavaScript."""
+    return render(request, "kb/_edit_post.html" if is_htmx_partial(request) else "kb/edit_post.html", ctx)
+
+
+@router.get("/kb/questions/{qid}/edit")
+def edit_question_form(request: Request, qid: int, actor: Actor = Depends(require_actor),
+                       session: Session = Depends(get_session, scope="function")) -> Response:
+    q = community.get_question(session, actor, qid)
+    community.check_may_edit(actor, q, q)
+    return _edit_form(request, {"kind": "question", "q": q, "post": q})
+
+
+@router.post("/kb/questions/{qid}/edit")
+def edit_question(qid: int, title: str = Form(...), body: str = Form(""), tags: str = Form(""), note: str = Form(""),
+                  actor: Actor = Depends(require_actor), session: Session = Depends(get_session, scope="function"),
+                  clock: Clock = Depends(get_clock)) -> Response:
+    community.do_edit_question(session, actor, qid, title=title, body=body,
+                               tags=[t.strip() for t in tags.split(",") if t.strip()], note=note, clock=clock)
+    return RedirectResponse(f"/kb/questions/{qid}", status_code=303)
+
+
+@router.get("/kb/answers/{aid}/edit")
+def edit_answer_form(request: Request, aid: int, actor: Actor = Depends(require_actor),
+                     session: Session = Depends(get_session, scope="function")) -> Response:
+    q, a = community.get_answer(session, actor, aid)
+    community.check_may_edit(actor, q, a)
+    return _edit_form(request, {"kind": "answer", "q": q, "post": a})
+
+
+@router.post("/kb/answers/{aid}/edit")
+def edit_answer(aid: int, body: str = Form(...), note: str = Form(""), actor: Actor = Depends(require_actor),
+                session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
+    a = community.do_edit_answer(session, actor, aid, body, note=note, clock=clock)
+    return RedirectResponse(f"/kb/questions/{a.question_id}#answer-{a.id}", status_code=303)
 
 
 @router.post("/kb/questions/{qid}/answers")
