@@ -79,8 +79,9 @@ CAUSES: dict[str, tuple[list[str], list[str]]] = {
         ["代理拒绝建立隧道（CONNECT）：代理不允许访问目标，或需要代理认证。", "对需要直连的内网主机设置 NO_PROXY。"],
     ),
     "cert_expired": (
-        ["The server certificate has expired: renew it and restart the server (ERR_IM_1201)."],
-        ["服务器证书已过期：续期证书并重启服务（ERR_IM_1201）。"],
+        ["A certificate the server presents has expired (the chain shows which one): renew it, install the renewed "
+         "chain and restart the server (ERR_IM_1201)."],
+        ["服务器提供的证书已过期（证书链中标出了是哪一个）：续期证书，安装新的证书链并重启服务（ERR_IM_1201）。"],
     ),
     "cert_not_yet_valid": (
         ["The certificate is not valid yet: the clock of this machine or of the server is wrong (check NTP)."],
@@ -281,13 +282,20 @@ def decode_der(der: bytes) -> dict[str, Any]:
             sans += [("IP Address", str(n)) for n in ext.get_values_for_type(x509.IPAddress)]
         except x509.ExtensionNotFound:
             sans = []
+        try:
+            is_ca: bool | None = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
         return {
             "subject": cn(cert.subject),
             "issuer": cn(cert.issuer),
+            "subject_dn": cert.subject.rfc4514_string(),
+            "issuer_dn": cert.issuer.rfc4514_string(),
             "san": sans,
             "not_before": cert.not_valid_before_utc,
             "not_after": cert.not_valid_after_utc,
             "self_signed": cert.subject == cert.issuer,
+            "is_ca": is_ca,
         }
     except ImportError:
         pass
@@ -313,15 +321,27 @@ def _from_peercert(info: dict[str, Any]) -> dict[str, Any]:
     def when(text: str | None) -> datetime | None:
         return datetime.fromtimestamp(ssl.cert_time_to_seconds(text), UTC) if text else None
 
+    def dn(rdns: Any) -> str:
+        # RFC 4514 order: the last RDN first, like cryptography's rfc4514_string()
+        return ",".join("+".join(f"{_DN_SHORT.get(k, k)}={v}" for k, v in rdn) for rdn in reversed(rdns or ()))
+
     subject, issuer = cn(info.get("subject")), cn(info.get("issuer"))
     return {
         "subject": subject,
         "issuer": issuer,
+        "subject_dn": dn(info.get("subject")),
+        "issuer_dn": dn(info.get("issuer")),
         "san": [tuple(x) for x in info.get("subjectAltName", ())],
         "not_before": when(info.get("notBefore")),
         "not_after": when(info.get("notAfter")),
         "self_signed": info.get("subject") == info.get("issuer"),
+        "is_ca": None,  # the standard library's decoder does not expose basicConstraints
     }
+
+
+_DN_SHORT = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
+             "localityName": "L", "stateOrProvinceName": "ST", "domainComponent": "DC", "userId": "UID",
+             "streetAddress": "STREET", "emailAddress": "E"}
 
 
 def hostname_matches(host: str, sans: list[tuple[str, str]], subject_cn: str | None = None) -> bool:
@@ -351,34 +371,118 @@ def _cert_summary(host: str, der: bytes | None, now: datetime) -> dict[str, Any]
     return {
         "subject": info.get("subject"),
         "issuer": info.get("issuer"),
+        "subject_dn": info.get("subject_dn"),
+        "issuer_dn": info.get("issuer_dn"),
         "san": [f"{k}:{v}" for k, v in info.get("san", [])],
         "not_before": not_before.isoformat() if not_before else None,
         "not_after": not_after.isoformat() if not_after else None,
         "days_left": (not_after - now).days if not_after else None,
         "expired": bool(not_after and not_after < now),
+        "not_yet_valid": bool(not_before and not_before > now),
         "self_signed": info.get("self_signed"),
+        "is_ca": info.get("is_ca"),
         "hostname_match": hostname_matches(host, info.get("san", []), info.get("subject")),
         "sha256": hashlib.sha256(der).hexdigest(),
     }
 
 
-def _chain(conn: ssl.SSLSocket, host: str, now: datetime) -> list[dict[str, Any]]:
-    """The certificate chain as verified (leaf first): the public API on Python 3.13+, the
-    ``_sslobj`` methods that back it on 3.10-3.12; empty when neither exists."""
-    getter = getattr(conn, "get_verified_chain", None)
+def _chain_der(conn: ssl.SSLSocket, which: str) -> list[bytes] | None:
+    """DER certificates of ``which`` chain (``verified`` or ``unverified``, leaf first): the public
+    API on Python 3.13+, the ``_sslobj`` methods that back it on 3.10-3.12. The unverified chain is
+    what the server presented, and stays readable after a handshake that failed verification.
+    None when this Python exposes neither."""
+    name = f"get_{which}_chain"
+    getter = getattr(conn, name, None)
     if getter is None:
-        sslobj = getattr(conn, "_sslobj", None)
-        getter = getattr(sslobj, "get_verified_chain", None) or getattr(sslobj, "get_unverified_chain", None)
+        getter = getattr(getattr(conn, "_sslobj", None), name, None)
     if getter is None:
-        return []
-    out = []
+        return None
     try:
-        for cert in getter() or []:
-            der = cert if isinstance(cert, bytes) else cert.public_bytes(getattr(ssl._ssl, "ENCODING_DER", 2))  # type: ignore[attr-defined]
-            out.append(_cert_summary(host, der, now))
+        certs = getter() or []
+        return [c if isinstance(c, bytes) else c.public_bytes(getattr(ssl._ssl, "ENCODING_DER", 2))  # type: ignore[attr-defined]
+                for c in certs]
     except (ValueError, AttributeError, TypeError, ssl.SSLError):
-        return []
-    return out
+        return None
+
+
+# OpenSSL verify codes (X509_V_ERR_*) -> which certificate of the chain they are about.
+_AT_LEAF = {18, 21, 62, 64}          # depth-zero self-signed, leaf signature, host / IP mismatch
+_AT_TIME = {9: "not_yet_valid", 10: "expired"}
+_AT_ISSUER_MISSING = {2, 20}         # unable to get (local) issuer certificate
+_AT_SELF_SIGNED = {19}               # self-signed certificate in chain
+
+# Plain words for the per-certificate problems (en, zh).
+CHAIN_PROBLEMS: dict[str, tuple[str, str]] = {
+    "expired": ("expired", "已过期"),
+    "not_yet_valid": ("not valid yet", "尚未生效"),
+    "self_signed": ("self-signed server certificate (trusted only if this exact certificate is in the trust store)",
+                    "自签名的服务器证书（只有该证书本身在信任库中时才受信任）"),
+    "issuer_unknown": ("its issuer was not sent by the server and is not in the trust store (missing intermediate "
+                       "or private CA)", "服务器未提供其签发者证书，且信任库中也没有（缺少中间证书或为私有 CA）"),
+    "untrusted_root": ("a self-signed root that is not in the trust store", "不在信任库中的自签名根证书"),
+    "hostname_mismatch": ("issued for another name than the host in the URL", "签发的域名与 URL 中的主机名不符"),
+    "not_in_path": ("not part of the leaf's chain (extra or out of order)", "不属于服务器证书的签发链（多余或顺序错误）"),
+}
+
+
+def describe_chain(host: str, ders: list[bytes], now: datetime, *, verify_code: int | None = None,
+                   verify_message: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+    """Every certificate of ``ders`` (leaf first) as in ``openssl s_client -showcerts``: subject,
+    issuer, validity, SHA-256 fingerprint, its problems, and which one the verification error is
+    about. Returns ``(entries, failed_index)``; the index is None when the error concerns no
+    presented certificate (e.g. an expired root in the local trust store)."""
+    entries = []
+    for i, der in enumerate(ders):
+        entry = {"index": i, **_cert_summary(host, der, now)}
+        if i:
+            entry.pop("hostname_match", None)
+        entries.append(entry)
+    # the issuing path from the leaf through the presented certificates (by subject/issuer name)
+    path = [0] if entries else []
+    while path:
+        cur = entries[path[-1]]
+        if cur["self_signed"]:
+            break
+        nxt = next((e["index"] for e in entries if e["index"] not in path and e["subject_dn"] == cur["issuer_dn"]),
+                   None)
+        if nxt is None:
+            break
+        path.append(nxt)
+    failed = _failed_index(entries, path, verify_code) if verify_code is not None else None
+    for e in entries:
+        problems = [p for p in ("expired", "not_yet_valid") if e.get(p)]
+        if e["index"] == 0 and e["self_signed"]:
+            problems.append("self_signed")
+        if e["index"] == 0 and e.get("hostname_match") is False:
+            problems.append("hostname_mismatch")
+        if e["index"] not in path:
+            problems.append("not_in_path")
+        if e["index"] == failed and verify_code in _AT_ISSUER_MISSING:
+            problems.append("issuer_unknown")
+        if e["index"] == failed and verify_code in _AT_SELF_SIGNED:
+            problems.append("untrusted_root")
+        e["problems"] = problems
+        e["failed"] = e["index"] == failed
+        e["failure"] = verify_message if e["failed"] else None
+    return entries, failed
+
+
+def _failed_index(entries: list[dict[str, Any]], path: list[int], code: int) -> int | None:
+    """The presented certificate OpenSSL's verify error ``code`` is about. OpenSSL builds the
+    chain from the leaf up (a missing or self-signed issuer is reported at the top of the path),
+    then checks validity dates from the top down (the first out-of-date certificate from the
+    top is reported)."""
+    if not entries:
+        return None
+    if code in _AT_LEAF:
+        return 0
+    if code in _AT_ISSUER_MISSING:
+        return path[-1] if path else 0
+    if code in _AT_SELF_SIGNED:
+        return next((i for i in reversed(path) if entries[i]["self_signed"]), path[-1] if path else 0)
+    if code in _AT_TIME:
+        return next((i for i in reversed(path) if entries[i].get(_AT_TIME[code])), None)
+    return None
 
 
 def _tls_kind(exc: BaseException) -> str:
@@ -552,31 +656,35 @@ def _after_connect(sock: socket.socket, result: NetResult, timer: _Timer, scheme
             if not verify:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
+            conn = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+            assert isinstance(conn, ssl.SSLSocket)
             try:
-                conn = ctx.wrap_socket(sock, server_hostname=host)
+                conn.do_handshake()
             except (ssl.SSLError, OSError) as exc:
                 result.timings_ms["tls"] = timer.ms()
                 kind = _tls_kind(exc)
                 verify_msg = getattr(exc, "verify_message", None)
                 result.tls = {"verified": False, "error": verify_msg or str(exc)}
                 if isinstance(exc, ssl.SSLCertVerificationError):
-                    result.tls.update(_peek_certificate(host, port, result, timeout, now))
+                    result.tls.update(_failed_verification(conn, exc, host, port, result, timeout, now))
                 text = "timed out" if kind == "tls_timeout" else (verify_msg or str(exc))
-                return result.fail("tls", kind, f"TLS handshake with {host}:{port} failed: {text}")
+                result.fail("tls", kind, f"TLS handshake with {host}:{port} failed: {text}")
+                _name_failed_certificate(result)
+                return result
             result.timings_ms["tls"] = timer.ms()
-            assert isinstance(conn, ssl.SSLSocket)
             der = conn.getpeercert(binary_form=True)
             cert = _cert_summary(host, der, now)
-            chain = _chain(conn, host, now)
+            source = "verified" if verify else "presented"
+            ders = _chain_der(conn, "verified" if verify else "unverified") or ([der] if der else [])
+            chain, _ = describe_chain(host, ders, now)
             cipher = conn.cipher()
             result.tls = {
                 "verified": verify,
                 "version": conn.version(),
                 "cipher": cipher[0] if cipher else None,
                 "certificate": cert,
-                "chain": [{"subject": c.get("subject"), "issuer": c.get("issuer"), "not_after": c.get("not_after")}
-                          for c in chain] or [{"subject": cert.get("subject"), "issuer": cert.get("issuer"),
-                                               "not_after": cert.get("not_after")}],
+                "chain_source": source,
+                "chain": chain,
             }
 
         # HTTP request (or WebSocket upgrade)
@@ -658,18 +766,66 @@ def _read_body(conn: socket.socket, body: bytes, headers: dict[str, str]) -> byt
     return body[:MAX_BODY]
 
 
-def _peek_certificate(host: str, port: int, result: NetResult, timeout: float, now: datetime) -> dict[str, Any]:
-    """After a failed verification, fetch the certificate without verifying, to report it."""
+def _failed_verification(conn: ssl.SSLSocket, exc: ssl.SSLCertVerificationError, host: str, port: int,
+                         result: NetResult, timeout: float, now: datetime) -> dict[str, Any]:
+    """What the server presented in the handshake that failed verification: the whole chain (read
+    from the same connection, so it is also right through a proxy tunnel), the certificate the
+    error is about and why; the negotiated version and cipher when still known."""
+    code = getattr(exc, "verify_code", None)
+    message = getattr(exc, "verify_message", None) or str(exc)
+    ders = _chain_der(conn, "unverified")
+    cipher = conn.cipher()
+    out: dict[str, Any] = {"version": cipher[1] if cipher else None, "cipher": cipher[0] if cipher else None}
+    if not ders or not out["version"]:
+        # Python without the unverified-chain accessor, or TLS 1.2 (which forgets the version on
+        # a failed handshake): a second handshake without verification tells the rest.
+        peek = _peek_unverified(host, port, result, timeout)
+        ders = ders or peek.get("ders") or []
+        out["version"] = out["version"] or peek.get("version")
+        out["cipher"] = out["cipher"] or peek.get("cipher")
+    chain, failed = describe_chain(host, ders, now, verify_code=code, verify_message=message)
+    out.update({
+        "certificate": {k: v for k, v in chain[0].items() if k not in ("index", "problems", "failed", "failure")}
+        if chain else {},
+        "chain_source": "presented",
+        "chain": chain,
+        "verify_error": {"code": code, "message": message, "index": failed},
+    })
+    return out
+
+
+def _name_failed_certificate(result: NetResult) -> None:
+    """Put the certificate the verification failed on first among the causes."""
+    tls = result.tls or {}
+    index = (tls.get("verify_error") or {}).get("index")
+    if index is None or not tls.get("chain"):
+        return
+    cert = tls["chain"][index]
+    role_en, role_zh = ("the server certificate", "服务器证书") if index == 0 else \
+        ("an intermediate/CA certificate", "中间/CA 证书")
+    message = tls["verify_error"].get("message")
+    result.causes.insert(0, f"Certificate {index} of the chain the server presented ({role_en}, "
+                            f"{cert.get('subject_dn') or cert.get('subject')}) fails verification: {message}.")
+    result.causes_zh.insert(0, f"服务器提供的证书链中第 {index} 个证书（{role_zh}，"
+                               f"{cert.get('subject_dn') or cert.get('subject')}）验证失败：{message}。")
+
+
+def _peek_unverified(host: str, port: int, result: NetResult, timeout: float) -> dict[str, Any]:
+    """A handshake without verification, directly to the server (not possible through a proxy
+    tunnel): version, cipher and the presented chain."""
+    if result.proxy:
+        return {}
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    address = result.dns.get("addresses", [host])[0] if not result.proxy else host
+    address = (result.dns.get("addresses") or [host])[0]
     try:
         with socket.create_connection((address, port), timeout=timeout) as raw, \
                 ctx.wrap_socket(raw, server_hostname=host) as s:
             cipher = s.cipher()
+            leaf = s.getpeercert(binary_form=True)
             return {"version": s.version(), "cipher": cipher[0] if cipher else None,
-                    "certificate": _cert_summary(host, s.getpeercert(binary_form=True), now)}
+                    "ders": _chain_der(s, "unverified") or ([leaf] if leaf else [])}
     except (OSError, ssl.SSLError, ValueError):
         return {}
 
@@ -702,6 +858,48 @@ def check_tcp(host: str, port: int, *, timeout: float = 3.0) -> NetResult:
     return result.fail("connect", _connect_kind(last or OSError()), f"cannot connect to {host}:{port}: {text}")
 
 
+def _fingerprint(hexdigest: str | None) -> str:
+    return ":".join(hexdigest[i:i + 2] for i in range(0, len(hexdigest), 2)).upper() if hexdigest else "-"
+
+
+def _render_chain(tls: dict[str, Any], zh: bool) -> list[str]:
+    """The chain like ``openssl s_client -showcerts``: index, s: subject, i: issuer, validity,
+    SHA-256 fingerprint, problems, and the certificate the verification failed on."""
+    chain = tls.get("chain") or []
+    if not chain:
+        return []
+    n = len(chain)
+    if tls.get("chain_source") == "verified":
+        head = f"已验证的证书链（{n} 个证书）：" if zh else f"verified chain ({n} certificate{'s' if n != 1 else ''}):"
+    else:
+        head = f"服务器提供的证书链（{n} 个证书）：" if zh else \
+            f"chain presented by the server ({n} certificate{'s' if n != 1 else ''}):"
+    out = [f"  {head}"]
+    for c in chain:
+        days = c.get("days_left")
+        if days is None:
+            left = "-"
+        elif days < 0:
+            left = f"已过期 {-days} 天" if zh else f"expired {-days} days ago"
+        else:
+            left = f"剩余 {days} 天" if zh else f"{days} days left"
+        out.append(f"   {c.get('index')} s:{c.get('subject_dn') or c.get('subject')}")
+        out.append(f"     i:{c.get('issuer_dn') or c.get('issuer')}")
+        out.append(f"     {'有效期' if zh else 'valid'} {c.get('not_before')} → {c.get('not_after')} ({left})")
+        out.append(f"     sha256 {_fingerprint(c.get('sha256'))}")
+        if c.get("problems"):
+            words = [CHAIN_PROBLEMS.get(p, (p, p))[1 if zh else 0] for p in c["problems"]]
+            out.append(f"     {'问题' if zh else 'problems'}: {'; '.join(words)}")
+        if c.get("failed"):
+            out.append(f"     ✗ {'验证在此失败' if zh else 'verification failed here'}: {c.get('failure')}")
+    error = tls.get("verify_error")
+    if error and error.get("index") is None:
+        out.append("  " + (f"验证错误不涉及服务器提供的证书（例如本机信任库中的根证书）：{error.get('message')}" if zh else
+                           f"the verification error concerns no presented certificate (e.g. a root of the local "
+                           f"trust store): {error.get('message')}"))
+    return out
+
+
 def render_text(result: NetResult, *, lang: str = "en") -> str:
     zh = lang.startswith("zh")
     out = [f"{'URL' if not zh else '地址'}: {result.url}"]
@@ -719,6 +917,7 @@ def render_text(result: NetResult, *, lang: str = "en") -> str:
             out.append(f"  certificate: {cert.get('subject')} issued by {cert.get('issuer')}, "
                        f"expires {cert.get('not_after')} ({cert.get('days_left')} days), "
                        f"hostname match: {cert.get('hostname_match')}")
+        out.extend(_render_chain(result.tls, zh))
     if result.http:
         out.append(f"http: {result.http['version']} {result.http['status']} {result.http['reason']}")
         for k, v in result.http["headers"].items():
