@@ -31,4 +31,8 @@ ROWS = [
          "account_manager": 422, "admin": 422}, body={"title": "矩阵新工单"}),
     Row("change status (staff)", "POST", lambda s, c: f"/api/v1/tickets/{_ticket(s, c)}/status",
         staff_ok(200, customer_own=403), body={"action": "start"}),
+    Row("SLA report (staff)", "GET", lambda s, c: (_ticket(s, c), "/api/v1/desk/report?month=2026-11")[1],
+        staff_ok(200, customer_own=403, other=403)),
+    Row("SLA report JSON export (staff)", "GET", lambda s, c: (_ticket(s, c), "/desk/report.json?month=2026-11")[1],
+        staff_ok(200, customer_own=403, other=403)),
 ]

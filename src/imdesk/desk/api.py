@@ -12,7 +12,7 @@ from imdesk.accounts.services import Actor
 from imdesk.core.clock import Clock
 from imdesk.core.errors import BadInput
 from imdesk.core.settings import Settings
-from imdesk.desk import queries, services
+from imdesk.desk import queries, report, services
 from imdesk.desk.errors import UploadConflict
 from imdesk.desk.schemas import (
     AssignIn,
@@ -194,6 +194,14 @@ def _quote(name: str) -> str:
     from urllib.parse import quote
 
     return quote(name)
+
+
+@router.get("/desk/report")
+def sla_report(month: str | None = None, actor: Actor = Depends(require_staff),
+               session: Session = Depends(get_session, scope="function"),
+               clock: Clock = Depends(get_clock)) -> dict[str, Any]:
+    """The monthly SLA report (``month=YYYY-MM``, default the current month), as on /desk/report."""
+    return report.monthly(session, month or clock.now().strftime("%Y-%m"), now=clock.now())
 
 
 @router.get("/csat")

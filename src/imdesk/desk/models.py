@@ -104,6 +104,24 @@ class SlaPause(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
 
 
+class ResponseCycle(Base):
+    """One next-response clock: it starts when the customer writes on a ticket that has had its first
+    response and nothing from the desk answers yet, and ends when staff reply publicly or propose a
+    solution (``responded``), or when the ticket is resolved, closed or merged without a reply. The
+    monthly report counts them: met when answered by ``due_at``; breached when answered later, or
+    still (or finally) unanswered after ``due_at``."""
+
+    __tablename__ = "desk_response_cycles"
+    __table_args__ = (Index("ix_desk_response_cycles_started", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("desk_tickets.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    responded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class TicketEvent(Base):
     """The ticket's timeline: every step, reply, note and decision."""
 

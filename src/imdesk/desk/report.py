@@ -1,6 +1,8 @@
-"""The monthly SLA report: first-response compliance per priority (P0 <= 15 min is the headline),
-the resolution rate against the 99.5 % target, breaches with reasons and CSAT; HTML (inline SVG
-charts) and CSV. Months are calendar months in Asia/Shanghai."""
+"""The monthly SLA report: first-response, next-response and resolution attainment (met / breached /
+rate) per priority and per support group (P0 first response <= 15 min is the headline), the
+resolution rate against the 99.5 % target, breaches with reasons and CSAT; HTML (inline SVG charts),
+CSV and JSON. Months are calendar months in Asia/Shanghai: a ticket counts in the month it was
+created, a next-response clock in the month the customer's message arrived."""
 
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from imdesk.core.errors import BadInput
-from imdesk.desk.models import Rating, SupportGroup, Ticket, TicketEvent
+from imdesk.desk.models import Rating, ResponseCycle, SupportGroup, Ticket, TicketEvent
 
 TZ = ZoneInfo("Asia/Shanghai")
 RESOLUTION_TARGET = 99.5
@@ -37,32 +39,81 @@ def _pct(n: int, d: int) -> float | None:
     return round(100.0 * n / d, 2) if d else None
 
 
-def monthly(session: Session, month: str, *, now: datetime | None = None) -> dict[str, Any]:
-    start, end = month_bounds(month)
-    now = now or datetime.now(TZ)
-    in_month = and_(Ticket.created_at >= start, Ticket.created_at < end, Ticket.merged_into_id.is_(None))
-    fr_ok = case((and_(Ticket.first_responded_at.is_not(None), Ticket.first_responded_at <= Ticket.first_response_due), 1),
-                 else_=0)
+def _ticket_metrics(session: Session, in_month, key_col, now: datetime) -> dict[Any, dict[str, int]]:
+    """First-response and resolution counts of the month's tickets, grouped by ``key_col``."""
+    fr_ok = case((and_(Ticket.first_responded_at.is_not(None), Ticket.first_responded_at <= Ticket.first_response_due),
+                  1), else_=0)
     fr_measured = case((Ticket.first_responded_at.is_not(None), 1),
                        (Ticket.first_response_due < now, 1), else_=0)
     res_ok = case((and_(Ticket.resolved_at.is_not(None), Ticket.resolved_at <= Ticket.resolution_due), 1), else_=0)
     res_measured = case((Ticket.resolved_at.is_not(None), 1), (Ticket.resolution_due < now, 1), else_=0)
     rows = session.execute(
-        select(Ticket.priority, func.count(), func.sum(fr_ok), func.sum(fr_measured), func.sum(res_ok),
-               func.sum(res_measured))
-        .where(in_month).group_by(Ticket.priority)).all()
-    per = {p: {"priority": p, "tickets": 0, "first_response_met": 0, "first_response_measured": 0,
-               "resolution_met": 0, "resolution_measured": 0} for p in PRIORITIES}
-    for prio, n, fok, fm, rok, rm in rows:
-        if prio in per:
-            per[prio].update(tickets=int(n), first_response_met=int(fok or 0), first_response_measured=int(fm or 0),
-                             resolution_met=int(rok or 0), resolution_measured=int(rm or 0))
-    for p in per.values():
-        p["first_response_pct"] = _pct(p["first_response_met"], p["first_response_measured"])
-        p["resolution_pct"] = _pct(p["resolution_met"], p["resolution_measured"])
+        select(key_col, func.count(), func.sum(fr_ok), func.sum(fr_measured), func.sum(res_ok), func.sum(res_measured))
+        .where(in_month).group_by(key_col)).all()
+    return {key: {"tickets": int(n), "first_response_met": int(fok or 0), "first_response_measured": int(fm or 0),
+                  "resolution_met": int(rok or 0), "resolution_measured": int(rm or 0)}
+            for key, n, fok, fm, rok, rm in rows}
+
+
+def _next_response_metrics(session: Session, start: datetime, end: datetime, key_col,
+                           now: datetime) -> dict[Any, dict[str, int]]:
+    """Next-response clocks started in the month, grouped by ``key_col`` of their ticket.
+
+    Met: answered by the due time (or while the clock stood still). Breached: answered after the
+    due time, or unanswered past it (still open, or ended by resolving/closing the ticket without a
+    reply). A clock that ended without a reply before its due time, or is still running and not
+    yet due, is not measured."""
+    c = ResponseCycle
+    met = case((and_(c.responded.is_(True), or_(c.due_at.is_(None), c.ended_at <= c.due_at)), 1), else_=0)
+    breached = case((and_(c.due_at.is_not(None),
+                          or_(and_(c.ended_at.is_not(None), c.ended_at > c.due_at),
+                              and_(c.ended_at.is_(None), c.due_at < now))), 1), else_=0)
+    rows = session.execute(
+        select(key_col, func.count(), func.sum(met), func.sum(breached))
+        .select_from(c).join(Ticket, Ticket.id == c.ticket_id)
+        .where(c.started_at >= start, c.started_at < end, Ticket.merged_into_id.is_(None))
+        .group_by(key_col)).all()
+    return {key: {"next_response_clocks": int(n), "next_response_met": int(m or 0),
+                  "next_response_breached": int(b or 0)} for key, n, m, b in rows}
+
+
+_ZERO = {"tickets": 0, "first_response_met": 0, "first_response_measured": 0, "resolution_met": 0,
+         "resolution_measured": 0, "next_response_clocks": 0, "next_response_met": 0, "next_response_breached": 0}
+
+
+def _finish(row: dict[str, Any]) -> dict[str, Any]:
+    """Breached counts, measured counts and rates (None when nothing was measured)."""
+    row["first_response_breached"] = row["first_response_measured"] - row["first_response_met"]
+    row["first_response_pct"] = _pct(row["first_response_met"], row["first_response_measured"])
+    row["resolution_breached"] = row["resolution_measured"] - row["resolution_met"]
+    row["resolution_pct"] = _pct(row["resolution_met"], row["resolution_measured"])
+    row["next_response_measured"] = row["next_response_met"] + row["next_response_breached"]
+    row["next_response_pct"] = _pct(row["next_response_met"], row["next_response_measured"])
+    return row
+
+
+def monthly(session: Session, month: str, *, now: datetime | None = None) -> dict[str, Any]:
+    start, end = month_bounds(month)
+    now = now or datetime.now(TZ)
+    in_month = and_(Ticket.created_at >= start, Ticket.created_at < end, Ticket.merged_into_id.is_(None))
+    groups = dict(session.execute(select(SupportGroup.id, SupportGroup.key)).all())
+
+    by_prio = _ticket_metrics(session, in_month, Ticket.priority, now)
+    nr_prio = _next_response_metrics(session, start, end, Ticket.priority, now)
+    per = {p: _finish({"priority": p, **_ZERO, **by_prio.get(p, {}), **nr_prio.get(p, {})}) for p in PRIORITIES}
+
+    by_group = _ticket_metrics(session, in_month, Ticket.group_id, now)
+    nr_group = _next_response_metrics(session, start, end, Ticket.group_id, now)
+    per_group = []
+    for gid in sorted(set(by_group) | set(nr_group), key=lambda g: (g is None, groups.get(g, ""))):
+        per_group.append(_finish({"group": groups.get(gid, "") if gid is not None else "",
+                                  **_ZERO, **by_group.get(gid, {}), **nr_group.get(gid, {})}))
+
     res_met = sum(p["resolution_met"] for p in per.values())
     res_meas = sum(p["resolution_measured"] for p in per.values())
     resolution_rate = _pct(res_met, res_meas)
+    nr_met = sum(p["next_response_met"] for p in per.values())
+    nr_meas = sum(p["next_response_measured"] for p in per.values())
 
     breach_rows = session.execute(
         select(Ticket.id, Ticket.number, Ticket.priority, Ticket.title, TicketEvent.data, TicketEvent.at,
@@ -70,7 +121,6 @@ def monthly(session: Session, month: str, *, now: datetime | None = None) -> dic
         .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
         .where(TicketEvent.kind == "sla_breach", TicketEvent.at >= start, TicketEvent.at < end)
         .order_by(TicketEvent.at).limit(1000)).all()
-    groups = dict(session.execute(select(SupportGroup.id, SupportGroup.key)).all())
     breaches = []
     for tid, number, prio, title, data, at, assignee, reopens, gid in breach_rows:
         breaches.append({"number": number, "priority": prio, "title": title,
@@ -90,7 +140,11 @@ def monthly(session: Session, month: str, *, now: datetime | None = None) -> dic
     return {
         "month": f"{start.year:04d}-{start.month:02d}",
         "per_priority": list(per.values()),
+        "per_group": per_group,
         "headline_p0_first_response_pct": per["P0"]["first_response_pct"],
+        "next_response_rate_pct": _pct(nr_met, nr_meas),
+        "next_response_met": nr_met,
+        "next_response_breached": nr_meas - nr_met,
         "resolution_rate_pct": resolution_rate,
         "resolution_target_pct": RESOLUTION_TARGET,
         "resolution_target_met": resolution_rate is not None and resolution_rate >= RESOLUTION_TARGET,
@@ -115,17 +169,26 @@ def _breach_reason(session: Session, ticket_id: int, at: datetime, assignee: int
     return "target passed without a response" if assignee else "unassigned"
 
 
+_CSV_METRICS = ("first_response_met", "first_response_measured", "first_response_pct", "resolution_met",
+                "resolution_measured", "resolution_pct", "next_response_met", "next_response_breached",
+                "next_response_measured", "next_response_pct", "first_response_breached", "resolution_breached")
+
+
 def to_csv(data: dict[str, Any]) -> str:
+    """Sections ``priority``, ``summary``, ``group``, ``breach`` and ``csat``, each after its own
+    header row (the priority columns of earlier versions keep their places; new ones are appended)."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["section", "month", "priority", "tickets", "first_response_met", "first_response_measured",
-                "first_response_pct", "resolution_met", "resolution_measured", "resolution_pct"])
+    w.writerow(["section", "month", "priority", "tickets", *_CSV_METRICS])
     for p in data["per_priority"]:
-        w.writerow(["priority", data["month"], p["priority"], p["tickets"], p["first_response_met"],
-                    p["first_response_measured"], p["first_response_pct"], p["resolution_met"],
-                    p["resolution_measured"], p["resolution_pct"]])
+        w.writerow(["priority", data["month"], p["priority"], p["tickets"], *(p[k] for k in _CSV_METRICS)])
     w.writerow(["summary", data["month"], "all", "", "", "", data["headline_p0_first_response_pct"], "", "",
-                data["resolution_rate_pct"]])
+                data["resolution_rate_pct"], data["next_response_met"], data["next_response_breached"],
+                data["next_response_met"] + data["next_response_breached"], data["next_response_rate_pct"]])
+    w.writerow([])
+    w.writerow(["section", "month", "group", "tickets", *_CSV_METRICS])
+    for g in data["per_group"]:
+        w.writerow(["group", data["month"], g["group"] or "none", g["tickets"], *(g[k] for k in _CSV_METRICS)])
     w.writerow([])
     w.writerow(["breach", "month", "number", "priority", "target", "group", "at", "reason", "title"])
     for b in data["breaches"]:
@@ -143,7 +206,7 @@ def _csv_safe(text: str) -> str:
 
 
 def svg_charts(data: dict[str, Any]) -> dict[str, str]:
-    """Bar charts (inline SVG, no JavaScript) of first-response and resolution compliance."""
+    """Bar charts (inline SVG, no JavaScript) of first-response, next-response and resolution attainment."""
     def bars(key: str, target: float | None) -> str:
         w, h, bw = 360, 160, 60
         parts = [f'<svg viewBox="0 0 {w} {h + 30}" width="{w}" height="{h + 30}" role="img" '
@@ -164,4 +227,5 @@ def svg_charts(data: dict[str, Any]) -> dict[str, str]:
         return "".join(parts)
 
     return {"first_response": bars("first_response_pct", None),
+            "next_response": bars("next_response_pct", None),
             "resolution": bars("resolution_pct", RESOLUTION_TARGET)}

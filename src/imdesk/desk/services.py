@@ -47,6 +47,7 @@ from imdesk.desk.models import (
     ClassifierModel,
     GroupMember,
     Rating,
+    ResponseCycle,
     SlaPause,
     SupportGroup,
     Ticket,
@@ -142,10 +143,12 @@ def _move(session: Session, ticket: Ticket, action: str, actor: Actor | None, *,
     elif before == Status.WAITING_CUSTOMER.value:
         _close_pause(session, ticket, at)
         add_event(session, ticket, "sla_resumed", actor, at=at, public=True)
-        recompute_sla(session, ticket, cfg or desk_config(session))
+        cfg = cfg or desk_config(session)
+        recompute_sla(session, ticket, cfg)
+        _retime_next_response(session, ticket, cfg)
     if after == Status.RESOLVED:
         ticket.resolved_at = at
-        ticket.next_response_due = None
+        _end_next_response(session, ticket, at, responded=False)
     elif after == Status.CLOSED:
         ticket.closed_at = at
     elif after == Status.SOLUTION_PROPOSED:
@@ -189,11 +192,45 @@ def recompute_sla(session: Session, ticket: Ticket, cfg: DeskConfig, *, plan: st
         setattr(ticket, warn_col, sla.due_at(warn_target, cal, start, pauses))
 
 
-def _set_next_response_due(ticket: Ticket, cfg: DeskConfig, at: datetime) -> None:
-    ticket.sla_flags = (ticket.sla_flags or 0) & ~SLA_NR_BREACHED
+def _open_response_cycle(session: Session, ticket: Ticket) -> ResponseCycle | None:
+    if ticket.id is None:
+        return None
+    return session.scalars(select(ResponseCycle).where(ResponseCycle.ticket_id == ticket.id,
+                                                       ResponseCycle.ended_at.is_(None))
+                           .order_by(ResponseCycle.id.desc()).limit(1)).first()
+
+
+def _start_next_response(session: Session, ticket: Ticket, cfg: DeskConfig, at: datetime) -> None:
+    """The customer wrote after the first response: start the next-response clock, unless one
+    already runs (the oldest unanswered message counts, a second message does not restart it)."""
+    cycle = _open_response_cycle(session, ticket)
+    if cycle is None:
+        cycle = ResponseCycle(ticket_id=ticket.id, started_at=at)
+        session.add(cycle)
+        ticket.sla_flags = (ticket.sla_flags or 0) & ~SLA_NR_BREACHED
+    _retime_next_response(session, ticket, cfg, cycle)
+
+
+def _retime_next_response(session: Session, ticket: Ticket, cfg: DeskConfig, cycle: ResponseCycle | None = None) -> None:
+    """Due time of the running next-response clock from its start, the ticket's current priority
+    and policy and the pauses since it started (None while paused)."""
+    cycle = cycle or _open_response_cycle(session, ticket)
+    if cycle is None:
+        return
     policy = cfg.policy_for(None, ticket.policy_name)
     target = policy.target(ticket.priority, "next_response")
-    ticket.next_response_due = sla.due_at(target, cfg.calendar(policy.calendar), at)
+    pauses = [(a, b) for a, b in _pauses(session, ticket) if b is None or b > cycle.started_at]
+    cycle.due_at = sla.due_at(target, cfg.calendar(policy.calendar), cycle.started_at, pauses)
+    ticket.next_response_due = cycle.due_at
+
+
+def _end_next_response(session: Session, ticket: Ticket, at: datetime, *, responded: bool) -> None:
+    """Stop the next-response clock: answered by the desk (``responded``), or the ticket was
+    resolved, closed or merged without an answer."""
+    ticket.next_response_due = None
+    cycle = _open_response_cycle(session, ticket)
+    if cycle is not None:
+        cycle.ended_at, cycle.responded = at, responded
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,7 +384,7 @@ def do_add_reply(session: Session, actor: Actor, ticket_id: int, body: Any, *, i
         ev = add_event(session, ticket, "reply", actor, at=now, body=text, public=True)
         if ticket.first_responded_at is None:
             ticket.first_responded_at = now
-        ticket.next_response_due = None
+        _end_next_response(session, ticket, now, responded=True)
         if ticket.status in (Status.NEW.value, Status.TRIAGED.value) and actor.user_id:
             _assign_to(session, ticket, actor.user_id, actor, at=now, reason="replied first")
         if ticket.status == Status.ASSIGNED.value:
@@ -361,7 +398,7 @@ def do_add_reply(session: Session, actor: Actor, ticket_id: int, body: Any, *, i
         elif ticket.status in (Status.SOLUTION_PROPOSED.value, Status.RESOLVED.value):
             _move(session, ticket, "reopen", actor, at=now, reason="the customer wrote again", cfg=cfg)
         if ticket.first_responded_at is not None:
-            _set_next_response_due(ticket, cfg, now)
+            _start_next_response(session, ticket, cfg, now)
     ticket.updated_at = now
     session.flush()
     return ev
@@ -380,7 +417,7 @@ def do_propose_solution(session: Session, actor: Actor, ticket_id: int, body: An
     ev = add_event(session, ticket, "solution", actor, at=now, body=text, public=True)
     if ticket.first_responded_at is None:
         ticket.first_responded_at = now
-    ticket.next_response_due = None
+    _end_next_response(session, ticket, now, responded=True)
     ticket.updated_at = now
     requester = _requester_email(session, ticket)
     notify.solution_proposed(session, _clock(clock), to=requester, number=ticket.number, title=ticket.title,
@@ -431,7 +468,7 @@ def do_reject_solution(session: Session, actor: Actor, ticket_id: int, reason: A
     _move(session, ticket, "reopen", actor, at=now, reason=text)
     add_event(session, ticket, "reply", actor, at=now, body=text, public=True, data={"rejects_solution": True})
     cfg = desk_config(session)
-    _set_next_response_due(ticket, cfg, now)
+    _start_next_response(session, ticket, cfg, now)
     ticket.updated_at = now
     session.flush()
     return ticket
@@ -475,7 +512,9 @@ def do_set_priority(session: Session, actor: Actor, ticket_id: int, priority: An
     ticket.priority = prio
     ticket.sla_flags = 0
     org = account_queries.org_info_unscoped(session, ticket.org_id)
-    recompute_sla(session, ticket, desk_config(session), plan=org.plan if org else None)
+    cfg = desk_config(session)
+    recompute_sla(session, ticket, cfg, plan=org.plan if org else None)
+    _retime_next_response(session, ticket, cfg)
     add_event(session, ticket, "priority", actor, at=now, public=True, body=why,
               data={"from": old, "to": prio, "manual": True})
     ticket.updated_at = now
@@ -635,6 +674,7 @@ def do_merge(session: Session, actor: Actor, source_id: int, target_id: int, *, 
     if source.paused_since:
         _close_pause(session, source, now)
     prev = source.status
+    _end_next_response(session, source, now, responded=False)
     source.status, source.closed_at = Status.CLOSED.value, now
     add_event(session, source, "merged", actor, at=now, public=True, body=f"merged into {target.number}",
               data={"into": target.id, "from_status": prev})

@@ -328,17 +328,26 @@ def rate_link_submit(token: str, request: Request, score: str = Form(""), commen
 @router.get("/desk/report")
 def report_page(request: Request, month: str | None = None, actor: Actor = Depends(require_staff),
                 session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
-    data = report.monthly(session, month or clock.now().strftime("%Y-%m"))
+    data = report.monthly(session, month or clock.now().strftime("%Y-%m"), now=clock.now())
     return render(request, "desk/report.html", {"r": data, "charts": report.svg_charts(data)})
 
 
 @router.get("/desk/report.csv")
 def report_csv(month: str | None = None, actor: Actor = Depends(require_staff),
                session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
-    m = month or clock.now().strftime("%Y-%m")
-    data = report.monthly(session, m)
+    data = report.monthly(session, month or clock.now().strftime("%Y-%m"), now=clock.now())
     return Response(report.to_csv(data), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="sla-report-{data["month"]}.csv"'})
+
+
+@router.get("/desk/report.json")
+def report_json(month: str | None = None, actor: Actor = Depends(require_staff),
+                session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
+    import json as _json
+
+    data = report.monthly(session, month or clock.now().strftime("%Y-%m"), now=clock.now())
+    return Response(_json.dumps(data, ensure_ascii=False, indent=1), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="sla-report-{data["month"]}.json"'})
 
 
 # -- dashboard panels -----------------------------------------------------------------------------
