@@ -8,7 +8,10 @@ the line and a fix:
 2. **schema** from the profile's ``config_schema.yaml``: types, ranges, enums, required keys,
    durations, ``host:port``, DSN URLs, list lengths, and unknown keys with "did you mean …?";
 3. **semantic rules** from the profile's ``config_rules.yaml`` (performance, security, data),
-   evaluated by a small declarative condition language (see the header of that file).
+   evaluated by a small declarative condition language (see the header of that file). The
+   environment the server is for (``production``, ``staging``, ``development`` — names and the
+   default are data too) is an input: rules condition on it (``{env: [..]}``) and override their
+   severity and wording per environment (``by_env``).
 
 Nothing here knows a key of the product: a new release or another product adds data, not code.
 
@@ -181,6 +184,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     values: dict[str, Entry] = field(default_factory=dict)
     parsed: bool = True
+    environment: str = "production"
 
     @property
     def worst(self) -> str | None:
@@ -196,9 +200,44 @@ class Report:
         counts = {s: sum(1 for f in self.findings if f.severity == s) for s in SEVERITIES}
         return {
             "file": self.path,
+            "environment": self.environment,
             "findings": [f.to_dict() for f in self.findings],
             "summary": counts,
         }
+
+
+@dataclass
+class Environments:
+    """The environments a profile's rules know (``environments`` in ``config_rules.yaml``)."""
+
+    default: str
+    names: dict[str, dict[str, str]]
+
+    def label(self, name: str, lang: str = "en") -> str:
+        labels = self.names.get(name) or {}
+        return labels.get("zh" if lang.startswith("zh") else "en") or labels.get("en") or name
+
+    def resolve(self, name: str | None) -> str:
+        """``name`` (default: the profile's default) checked against the known names."""
+        if name is None or not str(name).strip():
+            return self.default
+        value = str(name).strip().lower()
+        if value not in self.names:
+            raise BadInput(f"unknown environment {name!r}: use one of {', '.join(self.names)}")
+        return value
+
+
+def environments(profile: Profile | None = None) -> Environments:
+    """The profile's environments; a profile without any has just ``production``."""
+    profile = profile or load_profile()
+    data = profile.data("config_rules").get("environments") if profile.has("config_rules") else None
+    if not data:
+        return Environments("production", {"production": {"en": "production", "zh": "生产环境"}})
+    names = {str(k): dict(v or {}) for k, v in (data.get("names") or {}).items()}
+    default = str(data.get("default") or next(iter(names), "production"))
+    if default not in names:
+        raise BadInput(f"profile {profile.name!r}: default environment {default!r} is not among {', '.join(names)}")
+    return Environments(default, names)
 
 
 @dataclass
@@ -722,6 +761,8 @@ class _Context:
     explicit: set[str]
     facts: Facts
     used_facts: set[str] = field(default_factory=set)
+    environment: str = "production"
+    env_label: dict[str, str] = field(default_factory=dict)  # lang -> label of the environment
 
 
 def _operand(spec: Any, ctx: _Context) -> Any:
@@ -774,6 +815,9 @@ def _condition(spec: dict[str, Any], ctx: _Context) -> bool:
         return not _condition(arg, ctx)
     if op == "is_set":
         return arg in ctx.explicit
+    if op == "env":
+        names = [arg] if isinstance(arg, str) else list(arg or [])
+        return ctx.environment in names
     if op in ("lt", "le", "gt", "ge", "eq", "ne"):
         a = _operand(arg[0], ctx)
         b = _operand(arg[1], ctx) if not isinstance(arg[1], (int, float)) or isinstance(arg[1], bool) else arg[1]
@@ -806,26 +850,34 @@ def evaluate_rules(rules: list[dict[str, Any]], ctx: _Context, lines: dict[str, 
             continue
         if not hit:
             continue
-        severity = rule.get("severity", "warning")
+        override = (rule.get("by_env") or {}).get(ctx.environment) or {}
+        severity = override.get("severity") or rule.get("severity", "warning")
+        if severity not in SEVERITY_RANK:
+            raise BadInput(f"profile rule {rule.get('id')}: unknown severity {severity!r}")
         if rule.get("estimated_fact_severity") and ctx.used_facts & ctx.facts.estimated:
-            severity = rule["estimated_fact_severity"]
+            estimated = rule["estimated_fact_severity"]
+            if SEVERITY_RANK[estimated] > SEVERITY_RANK[severity]:  # never raises the severity
+                severity = estimated
         values = dict(ctx.display)
         values.update({f"fact:{k}": v for k, v in ctx.facts.values.items()})
-        msg, fix = rule.get("message", {}), rule.get("fix", {})
+        msg = override.get("message") or rule.get("message", {})
+        fix = override.get("fix") or rule.get("fix", {})
         note_en = note_zh = ""
         if ctx.used_facts & ctx.facts.estimated:
             note_en = " (limit measured in this shell; the server's own limit may differ)"
             note_zh = "（该上限在当前 shell 中测得，服务进程的上限可能不同）"
         key = rule.get("key") or (rule.get("keys") or [None])[0]
+        en = {**values, "env": ctx.env_label.get("en", ctx.environment)}
+        zh = {**values, "env": ctx.env_label.get("zh", ctx.environment)}
         out.append(Finding(
             rule_id=rule["id"],
             severity=severity,
             key=key,
             line=lines.get(key),
-            message=_fmt(msg.get("en", ""), values) + note_en,
-            fix=_fmt(fix.get("en", ""), values),
-            message_zh=_fmt(msg.get("zh", ""), values) + note_zh,
-            fix_zh=_fmt(fix.get("zh", ""), values),
+            message=_fmt(msg.get("en", ""), en) + note_en,
+            fix=_fmt(fix.get("en", ""), en),
+            message_zh=_fmt(msg.get("zh", ""), zh) + note_zh,
+            fix_zh=_fmt(fix.get("zh", ""), zh),
             category=rule.get("category", "semantic"),
         ))
     return out
@@ -867,11 +919,15 @@ def effective_values(schema: Schema, values: dict[str, Entry], facts: Facts | No
 
 
 def check_text(text: str, *, profile: Profile | None = None, facts: Facts | None = None,
-               path: str = "<config>") -> Report:
+               path: str = "<config>", environment: str | None = None) -> Report:
+    """Check ``text`` for ``environment`` (a name of the profile's ``environments``; default the
+    profile's default, production). :class:`BadInput` for an unknown environment."""
     profile = profile or load_profile()
     schema = Schema.of(profile)
+    envs = environments(profile)
+    env = envs.resolve(environment)
     facts = facts if facts is not None else local_facts()
-    report = Report(path=path)
+    report = Report(path=path, environment=env)
     root, yaml_findings = parse_yaml(text)
     report.findings.extend(yaml_findings)
     if root is None:
@@ -907,7 +963,12 @@ def check_text(text: str, *, profile: Profile | None = None, facts: Facts | None
             ))
     # secrets shorter than their minimum are reported by the rules (with the product's wording)
     rules = profile.data("config_rules").get("rules", []) if profile.has("config_rules") else []
-    ctx = _Context(typed=typed, display=display, explicit=set(values), facts=facts)
+    for rule in rules:
+        unknown = set(rule.get("by_env") or {}) - set(envs.names)
+        if unknown:
+            raise BadInput(f"profile rule {rule.get('id')}: by_env names unknown environment(s) {', '.join(sorted(unknown))}")
+    ctx = _Context(typed=typed, display=display, explicit=set(values), facts=facts, environment=env,
+                   env_label={"en": envs.label(env, "en"), "zh": envs.label(env, "zh")})
     lines = {k: e.line for k, e in values.items()}
     for key in schema.keys:
         if key not in lines:
@@ -923,8 +984,11 @@ def _sorted(report: Report) -> Report:
 
 
 def check_file(path: str | os.PathLike[str], *, profile: Profile | None = None,
-               facts: Facts | None = None) -> Report:
-    return check_text(read_config_file(path), profile=profile, facts=facts, path=str(path))
+               facts: Facts | None = None, environment: str | None = None) -> Report:
+    if environment is not None:
+        environments(profile).resolve(environment)  # a bad --env before reading the file
+    return check_text(read_config_file(path), profile=profile, facts=facts, path=str(path),
+                      environment=environment)
 
 
 def load_values(path: str | os.PathLike[str], profile: Profile | None = None
@@ -977,6 +1041,8 @@ def to_sarif(report: Report, *, lang: str = "en") -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "imdesk config check", "rules": list(rules.values())}},
+            "invocations": [{"executionSuccessful": True, "properties": {"environment": report.environment}}],
+            "properties": {"environment": report.environment},
             "results": results,
         }],
     }

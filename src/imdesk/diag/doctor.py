@@ -41,6 +41,7 @@ class DoctorInput:
     sdk: str | None = None
     server: str | None = None
     net_timeout: float = 5.0
+    environment: str | None = None  # production (default), staging, development: see config_rules.yaml
 
 
 def _step(n: int, name: str, status: str, summary: str, summary_zh: str, **details: Any) -> dict[str, Any]:
@@ -132,25 +133,28 @@ def step_network(inp: DoctorInput, config_values: dict[str, Any]) -> dict[str, A
 
 
 def step_config(inp: DoctorInput, profile: Profile) -> dict[str, Any]:
-    from imdesk.diag.config_check import SEVERITY_RANK, check_file
+    from imdesk.diag.config_check import SEVERITY_RANK, check_file, environments
     from imdesk.diag.config_diff import diff_files
 
     cfg = inp.config
     if cfg is None or not cfg.is_file():
         return _step(4, "config", "skipped", f"No config file ({cfg or 'not given'})", f"没有配置文件（{cfg or '未指定'}）")
-    report = check_file(cfg, profile=profile)
+    report = check_file(cfg, profile=profile, environment=inp.environment)
+    envs = environments(profile)
+    env_en, env_zh = envs.label(report.environment, "en"), envs.label(report.environment, "zh")
     diff = diff_files(cfg, profile=profile)
     worse = [f.to_dict() for f in report.findings if SEVERITY_RANK[f.severity] <= SEVERITY_RANK["warning"]]
     diffs = [{"key": e.key, "file": e.left, "example": e.right} for e in diff.differences]
-    details = {"findings": worse, "info": sum(1 for f in report.findings if f.severity == "info"),
+    details = {"environment": report.environment, "findings": worse,
+               "info": sum(1 for f in report.findings if f.severity == "info"),
                "differences_from_example": diffs, "unknown_keys": diff.unknown_left}
     if worse:
-        return _step(4, "config", "problem", f"{len(worse)} finding(s) of severity warning or worse; "
+        return _step(4, "config", "problem", f"{len(worse)} finding(s) of severity warning or worse for {env_en}; "
                                              f"{len(diffs)} key(s) differ from the official example",
-                     f"{len(worse)} 个警告及以上的问题；{len(diffs)} 个键与官方示例不同", **details)
-    return _step(4, "config", "ok", f"No finding of severity warning or worse; {len(diffs)} key(s) differ from "
-                                    f"the official example",
-                 f"没有警告及以上的问题；{len(diffs)} 个键与官方示例不同", **details)
+                     f"按{env_zh}判断有 {len(worse)} 个警告及以上的问题；{len(diffs)} 个键与官方示例不同", **details)
+    return _step(4, "config", "ok", f"No finding of severity warning or worse for {env_en}; {len(diffs)} key(s) "
+                                    f"differ from the official example",
+                 f"按{env_zh}判断没有警告及以上的问题；{len(diffs)} 个键与官方示例不同", **details)
 
 
 def step_versions(inp: DoctorInput, profile: Profile) -> dict[str, Any]:

@@ -16,9 +16,10 @@ router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
 
 @router.post("/config-check")
 def config_check(body: ConfigCheckIn, actor: Actor = Depends(require_actor)) -> dict[str, Any]:
-    """`imdesk config check` online: `{"file", "findings": [...], "summary", "worst", "exit_code"}`."""
+    """`imdesk config check` online: `{"file", "environment", "findings": [...], "summary", "worst", "exit_code"}`."""
     return services.check_config(body.content.encode("utf-8"), filename=body.filename, profile=body.profile,
-                                 cpu_count=body.cpu_count, open_file_limit=body.open_file_limit)
+                                 cpu_count=body.cpu_count, open_file_limit=body.open_file_limit,
+                                 environment=body.environment)
 
 
 @router.post("/version-check")

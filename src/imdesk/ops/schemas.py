@@ -12,6 +12,9 @@ class ConfigCheckIn(BaseModel):
     profile: str | None = Field(None, max_length=64)
     cpu_count: int | None = Field(None, ge=1, le=4096, description="CPU cores of the IM server host.")
     open_file_limit: int | None = Field(None, ge=1, description="Open-file limit of the im_server process.")
+    environment: str | None = Field(None, min_length=1, max_length=32, examples=["development"],
+                                    description="What the IM server is for: production (default), staging or "
+                                                "development. In development DEBUG logs and TLS off are info.")
 
 
 class VersionCheckIn(BaseModel):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from imdesk.core.errors import BadInput
-from imdesk.diag.config_check import Facts, check_text, decode_config
+from imdesk.diag.config_check import Facts, check_text, decode_config, environments
 from imdesk.diag.readers import Limits
 from imdesk.diag.version import check_versions
 from imdesk.ops.errors import ToolInputInvalid, ToolInputTooLarge
@@ -34,10 +34,22 @@ def _profile(name: str | None):
         raise ToolInputInvalid(str(exc)) from None
 
 
+def config_environments(profile: str | None = None, *, lang: str = "en") -> dict[str, Any]:
+    """``{"default", "choices": [(name, label), ...]}`` for the environment choice of the form."""
+    try:
+        envs = environments(_profile(profile))
+    except BadInput as exc:
+        raise ToolInputInvalid(exc.detail) from None
+    return {"default": envs.default, "choices": [(name, envs.label(name, lang)) for name in envs.names]}
+
+
 def check_config(content: bytes, *, filename: str = "im_config.yaml", profile: str | None = None,
-                 cpu_count: int | None = None, open_file_limit: int | None = None) -> dict[str, Any]:
+                 cpu_count: int | None = None, open_file_limit: int | None = None,
+                 environment: str | None = None) -> dict[str, Any]:
     """Findings for an uploaded ``im_config.yaml``. Facts of the customer's machine (cores,
-    open-file limit) are what the customer tells us; the imdesk server's own are irrelevant."""
+    open-file limit) are what the customer tells us; the imdesk server's own are irrelevant.
+    ``environment`` (production, staging, development; default production) is what the customer's
+    server is for; the result names the one used."""
     if not content:
         raise ToolInputInvalid("the config file is empty")
     if len(content) > MAX_CONFIG_BYTES:
@@ -52,12 +64,16 @@ def check_config(content: bytes, *, filename: str = "im_config.yaml", profile: s
             raise ToolInputInvalid("the open-file limit must be a positive number")
         facts.values["open_file_limit"] = open_file_limit
     name = Path(filename or "im_config.yaml").name[:200] or "im_config.yaml"
+    prof = _profile(profile)
     try:
+        env = environments(prof).resolve(environment)
         text = decode_config(content, name)
+        report = check_text(text, profile=prof, facts=facts, path=name, environment=env)
     except BadInput as exc:
         raise ToolInputInvalid(exc.detail) from None
-    report = check_text(text, profile=_profile(profile), facts=facts, path=name)
     out = report.to_dict()
+    out["environment_label"] = environments(prof).label(env, "en")
+    out["environment_label_zh"] = environments(prof).label(env, "zh")
     out["worst"] = report.worst
     out["exit_code"] = report.exit_code()
     return out

@@ -27,20 +27,26 @@ def _int_or_none(value: str) -> int | None:
         return -1  # refused with a clear message by the service
 
 
+def _environments(request: Request) -> dict:
+    return services.config_environments(lang="zh" if request_locale(request) == "zh_CN" else "en")
+
+
 def _page(request: Request, partial: str, ctx: dict, status: int = 200) -> Response:
     if is_htmx_partial(request):
         return render(request, partial, ctx, status_code=status)
-    return render(request, "ops/tools.html", {"result_template": partial, **ctx}, status_code=status)
+    return render(request, "ops/tools.html", {"result_template": partial, "environments": _environments(request),
+                                              **ctx}, status_code=status)
 
 
 @router.get("/tools")
 def tools(request: Request, actor: Actor = Depends(require_actor)) -> Response:
-    return render(request, "ops/tools.html", {"result_template": None})
+    return render(request, "ops/tools.html", {"result_template": None, "environments": _environments(request)})
 
 
 @router.post("/tools/config-check")
 async def tools_config_check(request: Request, file: UploadFile | None = File(None), content: str = Form(""),
                              cpu_count: str = Form(""), open_file_limit: str = Form(""),
+                             environment: str = Form(""),
                              actor: Actor = Depends(require_actor)) -> Response:
     try:
         if file is not None and file.filename:
@@ -49,7 +55,8 @@ async def tools_config_check(request: Request, file: UploadFile | None = File(No
         else:
             data, name = content.encode("utf-8"), "im_config.yaml"
         result = services.check_config(data, filename=name, cpu_count=_int_or_none(cpu_count),
-                                       open_file_limit=_int_or_none(open_file_limit))
+                                       open_file_limit=_int_or_none(open_file_limit),
+                                       environment=environment.strip() or None)
     except ImdeskError as exc:
         return _page(request, "ops/_error.html", {"error": exc.detail}, status=exc.status)
     return _page(request, "ops/_config_result.html", {"result": result, "zh": request_locale(request) == "zh_CN"})

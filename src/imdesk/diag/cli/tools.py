@@ -64,15 +64,20 @@ def config_check(
     profile: str = typer.Option(None, "--profile", help="Profile name (default im_server)."),
     as_json: bool = typer.Option(False, "--json", help="Machine output."),
     sarif: bool = typer.Option(False, "--sarif", help="SARIF 2.1.0 output for code-scanning tools."),
+    env: str = typer.Option(None, "--env", metavar="ENV",
+                            help="What the server is for: production (default), staging or development. "
+                                 "In development DEBUG logs and TLS off are info, not warnings; "
+                                 "JSON and SARIF name the environment used."),
     lang: str = LangOpt,
 ) -> None:
     """Check a config: YAML problems, schema, unknown keys and the product's rules.
 
-    Exit 0 when clean (info only), 1 with findings of severity warning or worse, 2 unreadable input.
+    Exit 0 when clean (info only), 1 with findings of warning or worse, 2 for bad input or --env.
     """
-    from imdesk.diag.config_check import check_file, to_sarif
+    from imdesk.diag.config_check import check_file, environments, to_sarif
 
-    report = check_file(file, profile=_profile(profile))
+    prof = _profile(profile)
+    report = check_file(file, profile=prof, environment=env)
     lang = _lang(lang)
     if sarif:
         _emit_json(to_sarif(report, lang=lang))
@@ -87,8 +92,11 @@ def config_check(
             typer.echo(f"{where}: {f.severity} {f.rule_id} [{f.key or '-'}] {message}")
             typer.echo(f"    {'修复' if lang.startswith('zh') else 'fix'}: {fix}")
         counts = report.to_dict()["summary"]
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or ("无问题" if lang.startswith("zh") else "no findings")
-        typer.echo(f"{file}: {summary}")
+        zh = lang.startswith("zh")
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or ("无问题" if zh else "no findings")
+        label = environments(prof).label(report.environment, lang)
+        where = f"环境：{label}" if zh else f"environment: {report.environment}"
+        typer.echo(f"{file} ({where}): {summary}")
     raise typer.Exit(report.exit_code())
 
 
@@ -308,6 +316,8 @@ def doctor(
     server: str = typer.Option(None, "--server", help="Server version (default: `im_server --version`)."),
     output: Path = typer.Option(None, "-o", "--output", help="Report file (.md; a .json is written next to it)."),
     profile: str = typer.Option(None, "--profile", help="Profile name (default im_server)."),
+    env: str = typer.Option(None, "--env", metavar="ENV",
+                            help="Environment the config is judged for: production (default), staging or development."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt for missing reproduction details."),
     lang: str = LangOpt,
@@ -317,10 +327,12 @@ def doctor(
     Exit 0 when no step found a problem, 1 otherwise."""
     import sys
 
+    from imdesk.diag.config_check import environments
     from imdesk.diag.doctor import DoctorInput, redact_report, render_markdown, run_doctor
     from imdesk.diag.timeutil import parse_duration, parse_time
 
     prof = _profile(profile)
+    env = environments(prof).resolve(env) if env is not None else None
     meta = prof.data("profile") if prof.has("profile") else {}
     lang = _lang(lang)
     zh = lang.startswith("zh")
@@ -343,7 +355,7 @@ def doctor(
     inp = DoctorInput(steps=steps or "", params=params or "", error=error or "",
                       at=parse_time(at) if at else None, window=parse_duration(window),
                       log_dir=log_dir, config=cfg if cfg.is_file() else None, url=url, token=token, sdk=sdk,
-                      server=server)
+                      server=server, environment=env)
     if url:
         from imdesk.diag.netcheck import parse_url
 
