@@ -278,3 +278,49 @@ def test_text_output_shows_the_chain_like_s_client(pki, serve, root_file):
     assert lines[owner].lstrip().startswith("1 s:")
     zh = render_text(r, lang="zh")
     assert "服务器提供的证书链" in zh and "验证在此失败" in zh
+
+
+def test_tls12_failure_still_reports_version_and_cipher(pki, tmp_path):
+    """TLS 1.2 forgets the negotiated version on a failed handshake; it is looked up again."""
+    s = TLSServer(tmp_path, [pki["leaf"], pki["inter"]])
+    s.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        r = check_url(f"https://localhost:{s.port}/", env=NOENV, timeout=5)
+    finally:
+        s.close()
+    assert r.phase == "tls" and r.kind == "cert_untrusted"
+    assert r.tls["version"] == "TLSv1.2" and r.tls["cipher"]
+    assert [c["sha256"] for c in r.tls["chain"]] == [pki["leaf"].sha256, pki["inter"].sha256]
+
+
+def test_standard_library_decoder_gives_the_same_names(pki, tmp_path):
+    """Without the optional `cryptography` package the certificate is decoded by the standard
+    library; subject and issuer read the same."""
+    from imdesk.diag.netcheck import _from_peercert, decode_der
+
+    for cert in (pki["leaf"], pki["inter"]):
+        path = tmp_path / "c.pem"
+        path.write_bytes(cert.pem)
+        stdlib = _from_peercert(ssl._ssl._test_decode_cert(str(path)))
+        full = decode_der(cert.der)
+        for key in ("subject", "issuer", "subject_dn", "issuer_dn", "not_after", "self_signed"):
+            assert stdlib[key] == full[key], key
+
+
+def test_chain_through_a_proxy_tunnel_comes_from_the_same_handshake(pki, serve):
+    """Behind HTTPS_PROXY no second, direct connection is made: the chain is the one presented
+    inside the CONNECT tunnel (the proxy sees exactly one tunnel)."""
+    from tests.diag.test_netcheck import _connect_proxy
+
+    port = serve(pki["leaf"], pki["inter"])
+    seen: list[str] = []
+    proxy = _connect_proxy(seen)
+    try:
+        env = {"HTTPS_PROXY": f"http://127.0.0.1:{proxy.getsockname()[1]}"}
+        r = check_url(f"https://localhost:{port}/", env=env, timeout=5)
+    finally:
+        proxy.close()
+    assert r.phase == "tls" and r.kind == "cert_untrusted" and r.proxy["tunnel"] is True
+    assert seen == [f"localhost:{port}"]
+    assert [c["sha256"] for c in r.tls["chain"]] == [pki["leaf"].sha256, pki["inter"].sha256]
+    assert r.tls["verify_error"]["index"] == 1
