@@ -324,3 +324,14 @@ def test_chain_through_a_proxy_tunnel_comes_from_the_same_handshake(pki, serve):
     assert seen == [f"localhost:{port}"]
     assert [c["sha256"] for c in r.tls["chain"]] == [pki["leaf"].sha256, pki["inter"].sha256]
     assert r.tls["verify_error"]["index"] == 1
+
+
+def test_untrusted_root_sent_by_the_server_is_named(pki, serve):
+    port = serve(pki["leaf"], pki["inter"], pki["root"])
+    r = check_url(f"https://localhost:{port}/", env=NOENV, timeout=5)
+    assert r.phase == "tls" and r.kind == "cert_self_signed"
+    chain = r.tls["chain"]
+    assert [c["subject"] for c in chain] == ["localhost", "imdesk Test Intermediate CA", "imdesk Test Root CA"]
+    assert _failed(chain) == [2] and r.tls["verify_error"]["code"] == 19
+    assert "untrusted_root" in chain[2]["problems"] and chain[2]["self_signed"] is True
+    assert "self_signed" not in chain[2]["problems"]  # a self-signed root is normal; its trust is not
