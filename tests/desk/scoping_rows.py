@@ -17,6 +17,9 @@ def _resolved_ticket(session, ctx) -> int:
     return tid
 
 
+ADMIN_ONLY_422 = {"anonymous": 401, "own_customer": 403, "other_customer": 403, "agent": 403, "senior_engineer": 403,
+                  "account_manager": 403, "admin": 422}
+
 ROWS = [
     Row("get ticket", "GET", lambda s, c: f"/api/v1/tickets/{_ticket(s, c)}", staff_ok()),
     Row("list tickets", "GET", lambda s, c: "/api/v1/tickets", {**staff_ok(), "other_customer": 200}),
@@ -35,4 +38,12 @@ ROWS = [
         staff_ok(200, customer_own=403, other=403)),
     Row("SLA report JSON export (staff)", "GET", lambda s, c: (_ticket(s, c), "/desk/report.json?month=2026-11")[1],
         staff_ok(200, customer_own=403, other=403)),
+    # desk administration (structured editors): admins only; a JSON body is no form, so the admin
+    # gets the editor back with its errors (422), nothing stored
+    Row("SLA policy editor (admin)", "POST", lambda s, c: "/desk/admin/policy", ADMIN_ONLY_422, body={"name": "x"}),
+    Row("classification rules editor (admin)", "POST", lambda s, c: "/desk/admin/rules", ADMIN_ONLY_422,
+        body={"kw": "x"}),
+    Row("classification rules editor row (admin)", "GET", lambda s, c: "/desk/admin/rules/row?kind=keyword",
+        {**ADMIN_ONLY_422, "admin": 200}),
 ]
+

@@ -353,17 +353,21 @@ def ticket_id_from_ref(session: Session, actor: Actor, ref: Any) -> int:
 
 def admin_overview(session: Session, *, today: date) -> dict[str, Any]:
     """What the desk administration page shows: groups and members, rule sets and SLA policies
-    (as editable JSON), calendar overrides, the staff to choose from and the calendar warning."""
+    (the data behind the structured editors, and as editable JSON), calendar overrides, the staff
+    to choose from and the calendar warning."""
     cfg = desk_config(session)
     groups = list(session.scalars(select(SupportGroup).order_by(SupportGroup.id)))
     members: dict[int, set[int]] = {}
     for gm in session.scalars(select(GroupMember)):
         members.setdefault(gm.group_id, set()).add(gm.user_id)
-    rules = {r.name: json.dumps(r.data, ensure_ascii=False, indent=1) for r in session.scalars(select(RuleSetRow))}
-    policies = [(p.name, json.dumps(p.data, ensure_ascii=False, indent=1))
-                for p in session.scalars(select(SlaPolicyRow).order_by(SlaPolicyRow.name))]
+    rule_data = {r.name: r.data for r in session.scalars(select(RuleSetRow))}
+    rules = {name: json.dumps(data, ensure_ascii=False, indent=1) for name, data in rule_data.items()}
+    policy_rows = list(session.scalars(select(SlaPolicyRow).order_by(SlaPolicyRow.name)))
+    policies = [(p.name, json.dumps(p.data, ensure_ascii=False, indent=1)) for p in policy_rows]
+    policy_data = {p.name: p.data | {"name": p.name, "plan": p.plan, "calendar": p.calendar} for p in policy_rows}
     overrides = list(session.scalars(select(CalendarOverride).order_by(CalendarOverride.day)))
     staff = account_queries.staff_users(session, roles=("agent", "senior_engineer", "admin", "account_manager"))
     return {"groups": groups, "members": members, "rules": rules, "policies": policies, "overrides": overrides,
-            "staff": staff,
+            "staff": staff, "policy_data": policy_data, "rule_data": rule_data,
+            "calendar_names": sorted(cfg.calendar_configs) + ["24x7"], "group_keys": sorted(cfg.groups),
             "calendar_warning": cfg.calendar("china").coverage_warning(range(today.year, today.year + 2))}

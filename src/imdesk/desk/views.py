@@ -16,7 +16,7 @@ from imdesk.accounts.services import Actor
 from imdesk.core.clock import Clock
 from imdesk.core.errors import BadInput, ImdeskError
 from imdesk.core.settings import Settings
-from imdesk.desk import queries, report, services
+from imdesk.desk import editors, queries, report, services
 from imdesk.desk.store import desk_config
 from imdesk.kb import services as kb_services
 from imdesk.web.deps import (
@@ -379,8 +379,119 @@ register_panel(_customer_panel, audience="customer", order=10)
 
 # -- administration -----------------------------------------------------------------------------
 
-def _admin_ctx(session: Session, clock: Clock, error: str | None = None, saved: str | None = None) -> dict[str, Any]:
-    return {**queries.admin_overview(session, today=clock.now().date()), "error": error, "saved": saved}
+def _admin_ctx(session: Session, clock: Clock, error: str | None = None, saved: str | None = None, *,
+               policy_ed: editors.PolicyEditor | None = None,
+               rules_ed: editors.RulesEditor | None = None) -> dict[str, Any]:
+    """The admin page; ``policy_ed`` / ``rules_ed`` replace the stored state of the editor just
+    submitted (so what the admin typed, and the errors next to it, are shown)."""
+    ctx = queries.admin_overview(session, today=clock.now().date())
+    eds = [editors.policy_editor(d) for d in ctx["policy_data"].values()] + [editors.new_policy_editor()]
+    if policy_ed is not None and policy_ed.is_new and policy_ed.saved:  # stored: now one of the existing ones
+        for e in eds:
+            e.saved = e.saved or (not e.is_new and e.name == policy_ed.name)
+    elif policy_ed is not None:
+        eds = [policy_ed if e.dom_id == policy_ed.dom_id else e for e in eds]
+    if rules_ed is None:
+        rules_ed = editors.rules_editor(ctx["rule_data"].get("classification") or {})
+        _blank_rows(rules_ed)
+    return {**ctx, "error": error, "saved": saved, "policy_editors": eds, "rules_ed": rules_ed}
+
+
+def _saved_copy(ed: editors.PolicyEditor) -> editors.PolicyEditor:
+    out = editors.policy_editor(ed.data or {})
+    out.saved = True
+    return out
+
+
+def _blank_rows(ed: editors.RulesEditor) -> None:
+    """One empty keyword row and one empty error-code row to fill in (adding rows without JavaScript)."""
+    ed.keywords.append({"kw": "", "w": "1", "group": ""})
+    ed.codes.append({"code": "", "group": ""})
+
+
+async def _form_lists(request: Request) -> dict[str, list[str]]:
+    async with request.form() as form:
+        return {k: [str(v) for v in form.getlist(k)] for k in form}
+
+
+def _editor_response(request: Request, session: Session, clock: Clock, template: str, ctx_extra: dict[str, Any],
+                     *, failed: bool, **admin_kw: Any) -> Response:
+    """HTMX: the editor's partial (200, so HTMX swaps it in, errors included). Without HTMX: the
+    whole admin page with this editor's state (422 when nothing was saved)."""
+    if is_htmx_partial(request):
+        return render(request, template, {**ctx_extra, **_lookup_ctx(session)})
+    return render(request, "desk/admin.html", _admin_ctx(session, clock, **admin_kw),
+                  status_code=422 if failed else 200)
+
+
+def _lookup_ctx(session: Session) -> dict[str, Any]:
+    cfg = desk_config(session)
+    return {"calendar_names": sorted(cfg.calendar_configs) + ["24x7"], "group_keys": sorted(cfg.groups)}
+
+
+@router.post("/desk/admin/policy")
+async def admin_policy(request: Request, actor: Actor = Depends(require_admin),
+                       session: Session = Depends(get_session, scope="function"),
+                       clock: Clock = Depends(get_clock)) -> Response:
+    """Save one SLA policy from the structured editor (``policy`` = the stored name, empty for a new one)."""
+    form = await _form_lists(request)
+    name = (form.get("policy") or [""])[0]
+    overview = queries.admin_overview(session, today=clock.now().date())
+    existing = overview["policy_data"].get(name) if name else None
+    if name and existing is None:
+        raise BadInput(f"unknown SLA policy {name!r}", field="policy")
+    ed = editors.parse_policy_form(form, existing=existing, calendars=overview["calendar_names"],
+                                   taken_names=overview["policy_data"])
+    if ed.data is not None:
+        try:
+            with session.begin_nested():
+                services.do_update_policy(session, actor, ed.data)
+            ed.saved = True
+        except ImdeskError as exc:
+            if exc.status >= 500:
+                raise
+            ed.errors["_form"] = (exc.detail, {})
+    eds = [ed]
+    if ed.saved and ed.is_new:
+        eds = [_saved_copy(ed), editors.new_policy_editor()]
+    return _editor_response(request, session, clock, "desk/_policy_forms.html", {"policy_editors": eds},
+                            failed=not ed.saved, policy_ed=ed)
+
+
+@router.post("/desk/admin/rules")
+async def admin_rules(request: Request, actor: Actor = Depends(require_admin),
+                      session: Session = Depends(get_session, scope="function"),
+                      clock: Clock = Depends(get_clock)) -> Response:
+    """Save the keyword classification rules from the structured editor."""
+    form = await _form_lists(request)
+    overview = queries.admin_overview(session, today=clock.now().date())
+    ed = editors.parse_rules_form(form, existing=overview["rule_data"].get("classification") or {},
+                                  groups=overview["group_keys"])
+    if ed.data is not None:
+        try:
+            with session.begin_nested():
+                services.do_update_rule_set(session, actor, "classification", ed.data)
+            ed.saved = True
+        except ImdeskError as exc:
+            if exc.status >= 500:
+                raise
+            ed.errors["_form"] = (exc.detail, {})
+    if ed.saved:
+        ed = editors.rules_editor(ed.data or {})
+        ed.saved = True
+        _blank_rows(ed)
+    return _editor_response(request, session, clock, "desk/_rules_editor.html", {"rules_ed": ed},
+                            failed=not ed.saved, rules_ed=ed)
+
+
+@router.get("/desk/admin/rules/row")
+def admin_rule_row(request: Request, kind: str = "keyword", actor: Actor = Depends(require_admin),
+                   session: Session = Depends(get_session, scope="function")) -> Response:
+    """An empty keyword (``kind=keyword``) or error-code (``kind=code``) row for the rules editor."""
+    if kind not in ("keyword", "code"):
+        raise BadInput("kind must be keyword or code", field="kind")
+    row = {"kw": "", "w": "1", "group": ""} if kind == "keyword" else {"code": "", "group": ""}
+    return render(request, f"desk/_{kind}_row.html", {"row": row, "i": None, "errors": {}, **_lookup_ctx(session)})
 
 
 @router.get("/desk/admin")

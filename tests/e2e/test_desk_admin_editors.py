@@ -1,0 +1,67 @@
+"""Browser: an admin edits the keyword classification rules and an SLA policy in the structured
+editors (HTMX): add a row, a bad weight is shown next to its field with everything typed kept,
+the fix saves; a policy target is changed in the zh_CN page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import login
+
+pytestmark = pytest.mark.e2e
+
+
+def test_admin_edits_rules_and_policy(live_server, new_page):
+    page = new_page("en-US")
+    login(page, live_server, "admin@imdesk.example")
+    page.goto(live_server + "/desk/admin")
+    form = page.locator("#rules-form")
+    rows_before = form.locator("tr.keyword-row").count()
+    for n in (1, 2):
+        page.click("#add-keyword")
+        page.wait_for_function(f"document.querySelectorAll('#rules-form tr.keyword-row').length == {rows_before + n}")
+    doomed, new_row = form.locator("tr.keyword-row").nth(rows_before), form.locator("tr.keyword-row").last
+    doomed.locator("input[name=kw]").fill("e2e-to-delete")
+    new_row.locator("input[name=kw]").fill("铃声静音")
+    new_row.locator("input[name=w]").fill("heavy")
+    new_row.locator("select[name=group]").select_option("push")
+    doomed.locator(".remove-row").click()  # deleted in the page, before saving
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#rules-error")
+    err = page.locator("#rules-form .field-error[data-field^='w.']")
+    assert err.count() == 1 and err.inner_text() == "a number"
+    bad_row = page.locator("#rules-form tr.keyword-row", has=page.locator("input[name=kw][value='铃声静音']"))
+    assert bad_row.locator("input[name=w]").input_value() == "heavy"
+    assert bad_row.locator("input[aria-invalid=true]").count() == 1
+    kws = page.locator("#rules-form tr.keyword-row input[name=kw]").evaluate_all("els => els.map(e => e.value)")
+    assert "e2e-to-delete" not in kws and "登录" in kws  # deleted row gone, the stored ones kept
+    bad_row.locator("input[name=w]").fill("7")
+    page.locator("#rules-form button[type=submit]").click()
+    page.wait_for_selector("#rules-saved")
+    page.reload()
+    kws = page.locator("#rules-form tr.keyword-row input[name=kw]").evaluate_all("els => els.map(e => e.value)")
+    assert "铃声静音" in kws and "e2e-to-delete" not in kws and "登录" in kws
+
+    zh = new_page("zh-CN")
+    login(zh, live_server, "admin@imdesk.example")  # the demo admin prefers English: switch
+    zh.goto(live_server + "/desk/admin")
+    zh.click("button[name=locale][value=zh_CN]")
+    zh.wait_for_selector("html[lang^=zh]")
+    policy = zh.locator("#policy-default")
+    policy.locator("input[name='P3.next_response']").fill("0")
+    policy.locator("button[type=submit]").click()
+    zh.wait_for_selector("#policy-default .policy-error")
+    assert zh.locator("#policy-default .field-error[data-field='P3.next_response']").inner_text() == "必须大于 0"
+    zh.locator("#policy-default input[name='P3.next_response']").fill("900")
+    zh.locator("#policy-default select[name='P3.clock']").select_option("24x7")
+    zh.locator("#policy-default button[type=submit]").click()
+    zh.wait_for_selector("#policy-default .policy-saved")
+    zh.reload()
+    assert zh.locator("#policy-default input[name='P3.next_response']").input_value() == "900"
+    assert zh.locator("#policy-default select[name='P3.clock']").input_value() == "24x7"
+    zh.locator("#policy-default input[name='P3.next_response']").fill("1080")  # leave the demo as it was
+    zh.locator("#policy-default select[name='P3.clock']").select_option("business")
+    zh.locator("#policy-default button[type=submit]").click()
+    zh.wait_for_selector("#policy-default .policy-saved")
+    zh.click("button[name=locale][value=en]")
+    zh.wait_for_selector("html[lang=en]")
