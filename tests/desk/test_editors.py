@@ -155,6 +155,9 @@ def test_rules_editor_pages(admin_client, session):
     r = client.post("/desk/admin/rules", data=bad, headers={**h, "HX-Request": "true", "Accept-Language": "zh-CN"})
     assert r.status_code == 200 and 'data-field="w.0"' in r.text and "请填写数字" in r.text
     assert 'value="heavy"' in r.text and 'value="ringtone"' in r.text  # nothing typed is lost
+    xss = client.post("/desk/admin/rules", data=_rules_form(kw=['"><script>alert(1)</script>', "x", ""],
+                                                            w=["no", "1", "1"]), headers={**h, "HX-Request": "true"})
+    assert "<script>alert(1)" not in xss.text and "&lt;script&gt;alert(1)" in xss.text
     session.expire_all()
     assert session.query(RuleSetRow).filter_by(name="classification").one().data == before  # nothing stored
     r = client.post("/desk/admin/rules", data=_rules_form(), headers={**h, "HX-Request": "true"})
