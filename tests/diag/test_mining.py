@@ -130,6 +130,44 @@ def test_same_cache_key_means_same_mask():
     check()
 
 
+def test_fast_run_collapse_equals_the_cache_key_regex():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from imdesk.diag.mining import _RUNS0, _runs0
+
+    chars = st.sampled_from(list("0a0b=\"' \n\t:/.-_") + ["\u00e9", "\u3000", "\x1c", "\xa0"])
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(chars, max_size=40).map("".join))
+    def check(text):
+        raw = text.encode("utf-8")
+        assert _runs0(raw) == _RUNS0.sub(b"0", raw)
+
+    check()
+
+
+def test_a_batch_of_new_shapes_masks_as_one_record_at_a_time():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    word = st.sampled_from(["a", "b=", "c=7", "'q r'", '"x"', "/v/a/b", "u@h.cn", "http://h/x", "C:\\t", "Jan",
+                            "id=", "pwd=s", "0x1f", "e\u3000f", "12", "=z", "<*>"])
+    line = st.lists(word, max_size=6).map(" ".join)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(line, min_size=1, max_size=30))
+    def check(lines):
+        a = TemplateMiner()
+        ka = [a.add(x) for x in lines]
+        b = TemplateMiner()
+        kb = b.add_batch(lines)
+        assert [a.key_tokens[k] for k in ka] == [b.key_tokens[k] for k in kb]
+        assert [a.template_id(k) for k in ka] == [b.template_id(k) for k in kb]
+
+    check()
+
+
 def test_unicode_whitespace_is_no_part_of_a_cache_run():
     a, b = "ab\u3000c1 x", "zz1 x"
     m = TemplateMiner()

@@ -72,6 +72,9 @@ _SEP = rb"""\s="'\x1c-\x1f\x80-\xff"""
 _RUNS = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"\d]*+\d[^" + _SEP + rb"]*")
 # the same on digit-normalised bytes (every digit is "0"), faster
 _RUNS0 = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"0]*+0[^" + _SEP + rb"]*")
+# from a "0" to the end of its run: a pattern that starts with a literal, which the regex engine
+# finds fast (see _runs0)
+_FROM0 = re.compile(rb"0[^" + _SEP + rb"]*")
 
 
 def cache_key(raw: bytes) -> bytes:
@@ -83,6 +86,12 @@ def cache_key(raw: bytes) -> bytes:
 def _cache_key0(norm: bytes) -> bytes:
     """:func:`cache_key` of digit-normalised bytes."""
     return norm if b"://" in norm else _RUNS0.sub(b"0", norm)
+
+
+def _runs0(norm: bytes) -> bytes:
+    """``_RUNS0.sub(b"0", norm)``, twice as fast: cut every run after its first "0", then, on the
+    bytes reversed, what came before it (test_mining checks they agree)."""
+    return _FROM0.sub(b"0", _FROM0.sub(b"0", norm)[::-1])[::-1]
 
 
 _SECRET_KEYS = frozenset(
@@ -140,12 +149,15 @@ def mask_tokens(content: str, cache: dict[str, tuple[str, ...]] | None = None) -
     return tuple(chain.from_iterable(map(cache.__getitem__, content.split())))
 
 
+_VARIABLE_AS_NONE = {WILDCARD: None}
+
+
 class Cluster:
     """A template being mined. ``key=`` tokens (and the value after each) are its structure; the
     other positions are its message, kept apart (``msg``, and ``cmsg`` with ``None`` where the
     message is variable) so that scoring a record is a couple of C-speed comparisons."""
 
-    __slots__ = ("id", "tokens", "count", "consts", "is_new", "keys", "keysig", "msgpos", "msg", "cmsg", "mconsts", "pos")
+    __slots__ = ("id", "tokens", "count", "consts", "is_new", "keys", "keysig", "keypos", "keyvals", "msgpos", "msg", "cmsg", "mconsts", "ctoks", "pos")
 
     def __init__(self, cid: str, tokens: list[str], count: int = 0, is_new: bool = True) -> None:
         self.id = cid
@@ -154,19 +166,28 @@ class Cluster:
         self.is_new = is_new
         self.keys: list[int] = []  # the distinct masked records (keys) that joined this cluster
         self.pos = -1  # its place among the miner's clusters of its length
+        if "=" not in "".join(tokens):  # no key: all message
+            self.keysig = self.keypos = self.keyvals = ()
+            self.msgpos = None
+            self.consts = self.mconsts = len(tokens) - tokens.count(WILDCARD)
+            self.msg = msg = tuple(tokens)
+            self.cmsg = self.ctoks = tuple(map(_VARIABLE_AS_NONE.get, msg, msg))
+            return
         keysig: list[tuple[int, str]] = []
         msgpos: list[int] = []
-        if "=" in "".join(tokens):
-            value = False
-            for i, t in enumerate(tokens):  # the structure never changes: merging keeps equal keys
-                if value:  # the value after a key
-                    value = False
-                elif len(t) > 1 and t[-1] == "=":
-                    keysig.append((i, t))
-                    value = True
-                else:
-                    msgpos.append(i)
+        value = False
+        for i, t in enumerate(tokens):  # the structure never changes: merging keeps equal keys
+            if value:  # the value after a key
+                value = False
+            elif len(t) > 1 and t[-1] == "=":
+                keysig.append((i, t))
+                value = True
+            else:
+                msgpos.append(i)
         self.keysig = tuple(keysig)
+        # the same, for C-speed comparisons: the key positions and the keys there
+        self.keypos = tuple([i for i, _ in keysig])
+        self.keyvals = tuple([k for _, k in keysig])
         self.msgpos = tuple(msgpos) if keysig else None
         self.refresh()
 
@@ -174,10 +195,12 @@ class Cluster:
         """Recompute what derives from the tokens (after positions became variables)."""
         toks = self.tokens
         self.consts = len(toks) - toks.count(WILDCARD)
-        msg = tuple(toks) if self.msgpos is None else tuple([toks[i] for i in self.msgpos])
+        msg = tuple(toks) if self.msgpos is None else tuple(map(toks.__getitem__, self.msgpos))
         self.msg = msg
-        self.cmsg = tuple([None if t == WILDCARD else t for t in msg])
+        self.cmsg = tuple(map(_VARIABLE_AS_NONE.get, msg, msg))
         self.mconsts = len(msg) - msg.count(WILDCARD)
+        # all the tokens so, for merging
+        self.ctoks = self.cmsg if self.msgpos is None else tuple(map(_VARIABLE_AS_NONE.get, toks, toks))
 
     @property
     def template(self) -> str:
@@ -307,14 +330,7 @@ class TemplateMiner:
             fast.clear()
         new = [r for r in first if r not in fast]
         if new:
-            block = b"\n".join(new)
-            runs = _RUNS0.sub(b"0", block).split(b"\n")  # one regex pass for all
-            if b"://" in block:  # see cache_key
-                runs = [r if b"://" in r else rk for r, rk in zip(new, runs, strict=True)]
-            known = self._runs
-            for r, rk in zip(new, runs, strict=True):
-                key = known.get(rk)
-                fast[r] = key if key is not None else self._shape_key(r, rk)
+            self._learn_new(new)
         keys = list(map(fast.__getitem__, norm))
         counts = self.key_count
         clusters = self.clusters
@@ -323,6 +339,50 @@ class TemplateMiner:
             counts[k] += c
             clusters[key_cluster[k]].count += c
         return keys
+
+    def _learn_new(self, new: list[bytes]) -> None:
+        """Put the keys of digit-normalised records not cached yet into the first cache.
+
+        :func:`cache_key` runs once over all of them (:func:`_runs0`), so that only the records whose
+        cache key is new are masked and mined (:meth:`_mask_new`); the first cache then learns all
+        of them at C speed."""
+        fast = self._fast
+        block = b"\n".join(new)
+        runs = _runs0(block).split(b"\n")
+        if b"://" in block:  # see cache_key
+            runs = [r if b"://" in r else rk for r, rk in zip(new, runs, strict=True)]
+        known = self._runs
+        if len(known) + len(runs) > self.cache_entries:  # bounded memory: it only saves work
+            known.clear()
+        todo = [rk for rk in dict.fromkeys(runs) if rk not in known]  # in order of first appearance
+        if todo:
+            self._mask_new(todo)
+        fast.update(zip(new, map(known.__getitem__, runs), strict=True))
+
+    def _mask_new(self, todo: list[bytes]) -> None:
+        """Mask and mine the records of new cache keys, into the second cache: one decoding for
+        all, the whole-content masks only where they may apply, each new word masked once."""
+        known = self._runs
+        lines = b"\n".join(todo).decode("utf-8", "surrogatepass").split("\n")
+        for i, line in enumerate(lines):  # the whole-content masks, where they may apply
+            if '"' in line or "'" in line or "/" in line or "@" in line or "\\" in line:
+                lines[i] = _PRE.sub(WILDCARD, line)
+        split = [line.split() for line in lines]
+        tok = self._tok
+        words = set(chain.from_iterable(split))
+        words.difference_update(tok)
+        if len(tok) + len(words) > tok.limit:
+            tok.clear()
+            words = set(chain.from_iterable(split))
+        for w in words:
+            tok[w] = _mask_token(w)
+        get = tok.__getitem__
+        keys = self._keys
+        mine = self._mine
+        for rk, parts in zip(todo, split, strict=True):
+            toks = tuple(chain.from_iterable(map(get, parts)))
+            key = keys.get(toks)
+            known[rk] = key if key is not None else mine(toks)
 
     # -- mining -----------------------------------------------------------------------------------
     def add(self, content: str) -> int:
@@ -338,6 +398,10 @@ class TemplateMiner:
         key = self._keys.get(toks)
         if key is not None:
             return key
+        return self._mine(toks)
+
+    def _mine(self, toks: tuple[str, ...]) -> int:
+        """The key of a masked record not seen before: it joins or starts a cluster."""
         self._groups = None
         idx = self._match(toks)
         if idx is None:
@@ -367,10 +431,9 @@ class TemplateMiner:
         every line carries (``host=... region=...``) cannot glue unrelated messages together.
         """
         if c.keysig:
-            for i, k in c.keysig:
-                if toks[i] != k:
-                    return None
-            toks = tuple([toks[i] for i in c.msgpos])  # type: ignore[union-attr]
+            if tuple(map(toks.__getitem__, c.keypos)) != c.keyvals:
+                return None
+            toks = tuple(map(toks.__getitem__, c.msgpos))  # type: ignore[arg-type]
         n = len(toks)
         if n == 0:
             return (1.0, 0)
@@ -384,38 +447,42 @@ class TemplateMiner:
 
     def _match(self, toks: tuple[str, ...]) -> int | None:
         n = len(toks)
-        head = toks[0] if toks else ""
-        best: int | None = None
-        best_score: tuple[float, int] | None = None
+        if n == 0:  # every cluster of no tokens fits: the first one
+            pool = self._by_head.get((0, ""), ())[-10 * self.fallback_scan :]
+            return pool[0] if pool else None
+        head = toks[0]
         first = self._by_head.get((n, head), ()) if head != WILDCARD else ()
-        clusters = self.clusters
+        best = self._best(first[-10 * self.fallback_scan :], toks) if first else None
+        if best is None:
+            # the fallback (no cluster of that first word fits) looks at the latest clusters of that
+            # length only, so a log of endless new shapes cannot make mining quadratic
+            best = self._best(self._window(toks, bool(first)), toks)
+        return best
+
+    def _best(self, pool: Iterable[int], toks: tuple[str, ...]) -> int | None:
+        """The cluster of the pool the record fits best (the first of equals), or None."""
+        n = len(toks)
         th = self.sim_threshold * n
-        # the fallback (no cluster of that first word fits) looks at the latest clusters of that length
-        # only, so a log of endless new shapes cannot make mining quadratic
-        pool = first[-10 * self.fallback_scan :]
-        for fallback in (False, True):
-            if fallback:
-                pool = self._window(toks, bool(first))
-            for idx in pool:
-                c = clusters[idx]
-                if c.keysig:  # structure: the slow road
-                    sc = self._score(c, toks)
-                else:  # _score inlined for the common case
-                    if n == 0:
-                        sc = (1.0, 0)
-                    else:
-                        agree = sum(map(eq, c.msg, toks))
-                        if agree < th:
-                            continue
-                        same = sum(map(eq, c.cmsg, toks))
-                        if same * 2 < c.mconsts:
-                            continue
-                        sc = (agree / n, same)
-                if sc is not None and (best_score is None or sc > best_score):
-                    best, best_score = idx, sc
-            if best is not None:
-                return best
-        return None
+        clusters = self.clusters
+        best = None
+        best_score: tuple[float, int] | None = None
+        for idx in pool:
+            c = clusters[idx]
+            if c.keysig:  # structure: the slow road
+                sc = self._score(c, toks)
+                if sc is None:
+                    continue
+            else:  # _score inlined for the common case
+                agree = sum(map(eq, c.msg, toks))
+                if agree < th:
+                    continue
+                same = sum(map(eq, c.cmsg, toks))
+                if same * 2 < c.mconsts:
+                    continue
+                sc = (agree / n, same)
+            if best_score is None or sc > best_score:
+                best, best_score = idx, sc
+        return best
 
     def _window(self, toks: tuple[str, ...], scored_head: bool) -> list[int]:
         """The latest ``fallback_scan`` clusters of the record's length, in order; for a crowded
@@ -492,6 +559,8 @@ class TemplateMiner:
 
     def _merge(self, idx: int, toks: tuple[str, ...]) -> None:
         c = self.clusters[idx]
+        if sum(map(eq, c.ctoks, toks)) == c.consts:  # every constant agrees: nothing to change
+            return
         changed = False
         at = None if c.keysig else self._at.get(len(c.tokens))
         for i, (t, s) in enumerate(zip(c.tokens, toks, strict=True)):
