@@ -2,8 +2,11 @@
 
 Generates 3,000 Markdown files with front matter (bodies of about 1,500 characters mixed from the
 sentences of the im_server articles and everyday Chinese words), imports them with
-``imdesk.kb.services.import_directory`` (parse, sanitise-free store, revisions, jieba, FTS5), imports
-them again (idempotent: nothing changes), then times ``reindex_all``.
+``imdesk.kb.services.import_directory`` (parse, sanitise-free store, revisions, jieba, FTS5) into
+a fresh database twice, in this process alone and with worker processes (``KB_BENCH_WORKERS``,
+default 2), imports them again (idempotent: nothing changes), then times ``reindex_all``. The search
+documents of the serial import, the pooled import and the re-index must be identical (a SHA-256
+digest of every document's tokens; the script fails otherwise).
 
 Writes bench/results/kb_reindex.json.
 """
@@ -56,23 +59,57 @@ def write_corpus(folder: Path, n: int, seed: int = 11) -> None:
         (folder / f"bench-{i:05d}.md").write_text(text, encoding="utf-8")
 
 
+def index_digest(session) -> str:
+    """SHA-256 over every search document (slug, tokens), in id order: equal digests mean the
+    same index, so the same search results."""
+    import hashlib
+
+    from sqlalchemy import text
+
+    h = hashlib.sha256()
+    for row in session.execute(text("SELECT doc_type, slug, title, body_text, title_tokens, body_tokens, codes_tokens "
+                                    "FROM kb_search_docs ORDER BY id")):
+        h.update("\x1f".join(str(c) for c in row).encode() + b"\x1e")
+    return h.hexdigest()
+
+
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def first_import(tmp: str, folder: Path, workers: int, name: str) -> dict:
+    engine = make_engine(f"sqlite:///{tmp}/{name}.db")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        t, c, w = time.perf_counter(), time.process_time(), _children_cpu()
+        report = services.import_directory(session, SYSTEM, folder, workers=workers)
+        session.commit()
+        out = {"seconds": round(time.perf_counter() - t, 2), "main_process_cpu_seconds": round(time.process_time() - c, 2),
+               "worker_cpu_seconds": round(_children_cpu() - w, 2), "created": report.created,
+               "errors": len(report.errors), "index_sha256": index_digest(session)}
+    engine.dispose()
+    return out
+
+
 def main() -> None:
+    workers = int(os.environ.get("KB_BENCH_WORKERS", "2"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "articles"
         folder.mkdir()
         write_corpus(folder, N)
         size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
-        engine = make_engine(f"sqlite:///{tmp}/bench.db")
-        upgrade(engine)
+        load_start = os.getloadavg()[0]
+        serial = first_import(tmp, folder, 1, "serial")
+        pooled = first_import(tmp, folder, workers, "pooled")
+        engine = make_engine(f"sqlite:///{tmp}/pooled.db")
         factory = make_session_factory(engine)
         with factory() as session:
-            t, c = time.perf_counter(), time.process_time()
-            first = services.import_directory(session, SYSTEM, folder)
-            session.commit()
-            import_s, import_cpu = time.perf_counter() - t, time.process_time() - c
-        with factory() as session:
             t = time.perf_counter()
-            again = services.import_directory(session, SYSTEM, folder)
+            again = services.import_directory(session, SYSTEM, folder, workers=workers)
             session.commit()
             reimport_s = time.perf_counter() - t
         with factory() as session:
@@ -80,18 +117,24 @@ def main() -> None:
             n = services.reindex_all(session)
             session.commit()
             reindex_s, reindex_cpu = time.perf_counter() - t, time.process_time() - c
+            reindexed_digest = index_digest(session)
         engine.dispose()
     out = {
-        "articles": N, "corpus_mb": round(size_mb, 1), "load_average_at_start": os.getloadavg()[0],
-        "import_seconds": round(import_s, 2), "import_created": first.created, "import_errors": len(first.errors),
+        "articles": N, "corpus_mb": round(size_mb, 1), "load_average_at_start": load_start,
+        "import_serial": serial, f"import_{workers}_workers": pooled,
+        "same_index": serial["index_sha256"] == pooled["index_sha256"] == reindexed_digest,
         "reimport_seconds": round(reimport_s, 2), "reimport_unchanged": again.unchanged,
         "reindex_seconds": round(reindex_s, 2), "reindex_cpu_seconds": round(reindex_cpu, 2),
-        "import_cpu_seconds": round(import_cpu, 2), "load_average_at_end": os.getloadavg()[0], "reindexed_documents": n,
+        "load_average_at_end": os.getloadavg()[0], "reindexed_documents": n,
         "targets": {"reindex_seconds": 10, "import": "seconds"},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(out, indent=2))
+    if not out["same_index"]:
+        print("index differs between serial import, pooled import and re-index", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

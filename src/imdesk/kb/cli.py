@@ -28,12 +28,19 @@ def _progress():  # a Rich progress bar on stderr (stdout stays machine-readable
 def kb_import(
     directory: Path = typer.Argument(..., help="Folder tree of Markdown files with YAML front matter."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes for parsing and segmenting "
+                             "(0: one per CPU, at most 2; 1: none)."),
 ) -> None:
     """Import articles (and video metadata); re-import updates in place, idempotent by slug."""
+    import os
+
     from imdesk.kb import services
 
     if not directory.is_dir():
         raise fail(f"{directory} is not a folder")
+    if not 0 <= jobs <= 64:
+        raise fail("--jobs must be between 0 and 64")
+    workers = jobs or min(2, os.cpu_count() or 1)
     settings = cli_settings()
     with cli_session(settings) as session, _progress() as progress:
         task = progress.add_task("importing", total=None)
@@ -42,7 +49,7 @@ def kb_import(
             progress.update(task, completed=done, total=total)
 
         report = services.import_directory(session, SYSTEM, directory, progress=tick,
-                                           media_root=Path(settings.data_dir) / "kb" / "videos")
+                                           media_root=Path(settings.data_dir) / "kb" / "videos", workers=workers)
     for err in report.errors:
         typer.echo(f"imdesk: skipped: {err}", err=True)
     data = {"created": report.created, "updated": report.updated, "unchanged": report.unchanged,

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from imdesk.kb.catalogue import Catalogue, ErrorCodeEntry, load_catalogue
@@ -148,11 +148,8 @@ def corrector_for(session: Session) -> TypoCorrector:
 # --- indexing -----------------------------------------------------------------------------------
 
 
-def upsert_doc(
-    session: Session,
+def doc_values(
     *,
-    doc_type: str,
-    doc_id: int,
     slug: str,
     title: str,
     body_text: str,
@@ -161,16 +158,11 @@ def upsert_doc(
     module: str | None = None,
     codes: list[str] | None = None,
     extra_index_text: str = "",
-    existing: dict[tuple[str, int], SearchDoc] | None = None,
-) -> None:
-    """Insert or replace the search document of one object (the FTS index follows by trigger).
-    ``existing`` (bulk re-indexing) maps (doc_type, doc_id) to loaded documents, saving a query each."""
+) -> dict[str, Any]:
+    """The columns of one search document: its text and the jieba tokens of title, body and codes.
+    Pure (no database), so a bulk import can compute it in worker processes."""
     synonyms_for(None)  # the segmenter must know the product words before indexing, as for queries
-    if existing is not None:
-        doc = existing.get((doc_type, doc_id))
-    else:
-        doc = session.scalar(select(SearchDoc).where(SearchDoc.doc_type == doc_type, SearchDoc.doc_id == doc_id))
-    values = dict(
+    return dict(
         slug=slug,
         title=title,
         lang=lang,
@@ -181,12 +173,37 @@ def upsert_doc(
         body_tokens=index_text(body_text + ("\n" + extra_index_text if extra_index_text else "")),
         codes_tokens=document_codes_text(codes or []),
     )
+
+
+def upsert_doc(
+    session: Session,
+    *,
+    doc_type: str,
+    doc_id: int,
+    existing: dict[tuple[str, int], SearchDoc] | None = None,
+    **fields: Any,
+) -> None:
+    """Insert or replace the search document of one object (the FTS index follows by trigger);
+    ``fields`` are those of :func:`doc_values`. ``existing`` (bulk re-indexing) maps
+    (doc_type, doc_id) to loaded documents, saving a query each."""
+    values = doc_values(**fields)
+    if existing is not None:
+        doc = existing.get((doc_type, doc_id))
+    else:
+        doc = session.scalar(select(SearchDoc).where(SearchDoc.doc_type == doc_type, SearchDoc.doc_id == doc_id))
     if doc is None:
         session.add(SearchDoc(doc_type=doc_type, doc_id=doc_id, **values))
     else:
         for k, v in values.items():
             setattr(doc, k, v)
     bump_generation()
+
+
+def insert_docs(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert of new search documents: ``doc_type``, ``doc_id`` and :func:`doc_values` each."""
+    if rows:
+        session.execute(insert(SearchDoc), rows)
+        bump_generation()
 
 
 def remove_doc(session: Session, doc_type: str, doc_id: int) -> None:

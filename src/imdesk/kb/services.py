@@ -7,12 +7,13 @@ published articles are in the search index, others are not.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from imdesk.accounts.services import Actor, record_audit
@@ -24,7 +25,7 @@ from imdesk.kb.frontmatter import CATEGORIES, LANGS, MAX_FILE_BYTES, Document, d
 from imdesk.kb.models import Article, ArticleCode, Feedback, Revision, Suggestion
 from imdesk.kb.queryplan import code_key
 from imdesk.kb.render import plain_text
-from imdesk.kb.search import optimize_index, remove_doc, upsert_doc
+from imdesk.kb.search import doc_values, insert_docs, optimize_index, remove_doc, synonyms_for, upsert_doc
 from imdesk.kb.slugs import slugify, validate_slug
 
 STATUSES = ("draft", "review", "published")
@@ -64,6 +65,11 @@ class ArticleInput:
 
 def check_save_article(session: Session, actor: Actor, data: ArticleInput) -> ArticleInput:
     _require_staff(actor)
+    return check_article_input(data)
+
+
+def check_article_input(data: ArticleInput) -> ArticleInput:
+    """Validate and normalise an article (pure: no database, no actor)."""
     validate_slug(data.slug)
     title = (data.title or "").strip()
     if not title or len(title) > 300:
@@ -86,6 +92,13 @@ def check_save_article(session: Session, actor: Actor, data: ArticleInput) -> Ar
     data.error_codes = list(dict.fromkeys(codes))
     data.tags = [t.strip()[:60] for t in data.tags if t and t.strip()][:30]
     return data
+
+
+def _article_doc_values(data: ArticleInput) -> dict:
+    """Search-document columns of a new published article (what ``_index_article`` would write)."""
+    return doc_values(slug=data.slug, title=data.title, body_text=plain_text(data.body or ""), lang=data.lang,
+                      category=data.category, module=data.module, codes=list(data.error_codes),
+                      extra_index_text=" ".join(data.tags))
 
 
 def _index_article(session: Session, article: Article, existing: dict | None = None) -> None:
@@ -265,11 +278,111 @@ def _read(path: Path, root: Path) -> tuple[str, str]:
         raise FrontMatterError(f"{rel}:1: file is not UTF-8 text", file=rel, line=1) from None
 
 
+@dataclass
+class _Prepared:
+    """One file read, parsed and validated (in a worker process during a bulk import)."""
+
+    rel: str
+    doc: Document | None = None
+    data: ArticleInput | None = None  # the validated article (articles only)
+    new: bool = False  # no article with this slug existed when the import started
+    index: dict | None = None  # search-document columns of a new published article
+    error: str | None = None  # the file cannot be read or parsed
+    invalid: str | None = None  # the article fails validation (reported after the duplicate-slug check)
+
+
+def _prepare(path: Path, root: Path, existing: frozenset[str]) -> _Prepared:
+    """Everything about one file that needs no database: read, parse, validate and, for a new
+    published article, segment its text for the search index (most of an import's time)."""
+    rel = str(path.relative_to(root))
+    try:
+        rel, content = _read(path, root)
+        doc = parse_document(content, rel, default_slug=path.stem.lower())
+    except FrontMatterError as exc:
+        return _Prepared(rel, error=exc.detail)
+    except BadInput as exc:
+        return _Prepared(rel, error=f"{rel}: {exc.detail}")
+    prep = _Prepared(rel, doc=doc)
+    if doc.type == "video":
+        return prep
+    try:
+        prep.data = check_article_input(_input_from_doc(doc))
+    except BadInput as exc:
+        prep.invalid = f"{rel}: {exc.detail}"
+        return prep
+    prep.new = prep.data.slug not in existing
+    if prep.new and (prep.data.status or "draft") == "published":
+        prep.index = _article_doc_values(prep.data)
+    return prep
+
+
+_worker_args: tuple[Path, frozenset[str]] | None = None
+
+
+def _init_worker(root: Path, existing: frozenset[str]) -> None:
+    global _worker_args
+    _worker_args = (root, existing)
+
+
+def _prepare_in_worker(path: Path) -> _Prepared:
+    assert _worker_args is not None
+    return _prepare(path, *_worker_args)
+
+
+POOL_MIN_FILES = 200
+
+
+def _prepared_files(files: list[Path], root: Path, existing: frozenset[str], workers: int) -> Iterator[_Prepared]:
+    """``_prepare`` of every file, in order: in ``workers`` forked processes for a large import
+    (they inherit the loaded segmenter; the main process meanwhile writes to the database), else here."""
+    import multiprocessing
+
+    if workers > 1 and len(files) >= POOL_MIN_FILES and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(workers, _init_worker, (root, existing)) as pool:
+            yield from pool.imap(_prepare_in_worker, files, chunksize=8)
+    else:
+        for path in files:
+            yield _prepare(path, root, existing)
+
+
+IMPORT_BATCH = 500
+
+
+def _insert_new_articles(session: Session, actor: Actor, batch: list[_Prepared], now: datetime) -> None:
+    """Create new articles in bulk: the rows ``do_save_article`` writes for a new slug (article,
+    codes, revision 1, search document), a few statements per batch instead of several per file."""
+    rows = []
+    for p in batch:
+        d = p.data
+        status = d.status or "draft"
+        rows.append(dict(slug=d.slug, title=d.title, body=d.body or "", lang=d.lang, category=d.category,
+                         module=d.module, tags=d.tags, product_versions=d.product_versions, status=status, views=0,
+                         helpful_yes=0, helpful_no=0, author_id=actor.user_id,
+                         published_at=now if status == "published" else None, created_at=now, updated_at=now))
+    ids = session.scalars(insert(Article).returning(Article.id, sort_by_parameter_order=True), rows).all()
+    codes, revisions, docs = [], [], []
+    for article_id, p, row in zip(ids, batch, rows, strict=True):
+        codes += [dict(article_id=article_id, code=c, code_key=code_key(c), position=i)
+                  for i, c in enumerate(p.data.error_codes)]
+        revisions.append(dict(article_id=article_id, number=1, title=row["title"], body=row["body"],
+                              status=row["status"], author_id=actor.user_id, note=f"import {p.rel}"[:300],
+                              created_at=now))
+        if p.index is not None:
+            docs.append(dict(doc_type="article", doc_id=article_id, **p.index))
+    if codes:
+        session.execute(insert(ArticleCode), codes)
+    session.execute(insert(Revision), revisions)
+    insert_docs(session, docs)
+
+
 def import_directory(session: Session, actor: Actor, root: Path, *, clock: Clock | None = None,
                      progress: Callable[[int, int], None] | None = None,
-                     media_root: Path | None = None) -> ImportReport:
+                     media_root: Path | None = None, workers: int = 1) -> ImportReport:
     """Import every ``*.md`` under ``root`` (idempotent by slug). A malformed file is reported with
-    its file and line and skipped; the rest imports."""
+    its file and line and skipped; the rest imports.
+
+    New articles are written in batches; reading, parsing and segmenting run in ``workers``
+    processes when there are many files (the CLI uses both cores)."""
     _require_staff(actor)
     root = Path(root)
     if not root.is_dir():
@@ -277,31 +390,63 @@ def import_directory(session: Session, actor: Actor, root: Path, *, clock: Clock
     files = sorted(p for p in root.rglob("*.md") if p.is_file())
     report = ImportReport()
     seen: dict[str, str] = {}
-    for i, path in enumerate(files, 1):
+    existing = frozenset(session.scalars(select(Article.slug)))
+    synonyms_for(None)  # load the product words before forking, so that workers segment alike
+    pending: list[_Prepared] = []
+
+    def save_one(prep: _Prepared) -> None:
+        with session.begin_nested():
+            _, outcome = do_save_article(session, actor, prep.data, note=f"import {prep.rel}", clock=clock,
+                                         audit=False)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def flush_pending() -> None:
         try:
-            rel, content = _read(path, root)
-            doc = parse_document(content, rel, default_slug=path.stem.lower())
+            with session.begin_nested():
+                _insert_new_articles(session, actor, pending, _clock(clock).now())
+            report.created += len(pending)
+        except SQLAlchemyError:  # e.g. a slug created meanwhile: one savepoint per file finds the culprit
+            for prep in pending:
+                try:
+                    save_one(prep)
+                except BadInput as exc:
+                    report.errors.append(f"{prep.rel}: {exc.detail}")
+        pending.clear()
+
+    for i, prep in enumerate(_prepared_files(files, root, existing, workers), 1):
+        try:
+            if prep.error is not None:
+                report.errors.append(prep.error)
+                continue
+            doc = prep.doc
             if doc.slug in seen:
-                raise FrontMatterError(f"{rel}:1: slug {doc.slug!r} is also used by {seen[doc.slug]}", file=rel,
-                                       line=1)
-            seen[doc.slug] = rel
+                raise FrontMatterError(f"{prep.rel}:1: slug {doc.slug!r} is also used by {seen[doc.slug]}",
+                                       file=prep.rel, line=1)
+            seen[doc.slug] = prep.rel
             if doc.type == "video":
                 from imdesk.kb import videos
 
                 with session.begin_nested():
-                    videos.do_import_video(session, actor, doc, path.parent, media_root=media_root, clock=clock)
+                    videos.do_import_video(session, actor, doc, (root / prep.rel).parent, media_root=media_root,
+                                           clock=clock)
                 report.videos += 1
+            elif prep.invalid is not None:
+                report.errors.append(prep.invalid)
+            elif prep.new:
+                pending.append(prep)
+                if len(pending) >= IMPORT_BATCH:
+                    flush_pending()
             else:
-                with session.begin_nested():
-                    _, outcome = do_save_article(session, actor, _input_from_doc(doc), note=f"import {rel}",
-                                                 clock=clock, audit=False)
-                setattr(report, outcome, getattr(report, outcome) + 1)
+                save_one(prep)
         except FrontMatterError as exc:
             report.errors.append(exc.detail)
         except BadInput as exc:
-            report.errors.append(f"{path.relative_to(root)}: {exc.detail}")
-        if progress:
-            progress(i, len(files))
+            report.errors.append(f"{prep.rel}: {exc.detail}")
+        finally:
+            if progress:
+                progress(i, len(files))
+    if pending:
+        flush_pending()
     if report.created + report.updated + report.videos >= 100:
         optimize_index(session)
     record_audit(session, actor, "kb.import", "kb", root.name[:64] or "-",

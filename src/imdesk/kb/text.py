@@ -66,6 +66,7 @@ def add_words(words: Iterable[str]) -> None:
         if w and w not in _user_words and re.search(r"[\u3400-\u9fff]", w):
             tk.add_word(w, freq=2000)
             _user_words.add(w)
+            _ascii_blocks.clear()  # a new word changes the dictionary's total, so any route may change
 
 
 def normalize(text: str) -> str:
@@ -112,10 +113,40 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+# jieba cuts a text block by block (runs of this pattern; everything between them is passed through
+# character by character), and a block's words depend on nothing but the block. So the tokens of a
+# block can be remembered. Only ASCII blocks are (English words, numbers, config keys such as
+# ``server.max_concurrent``): every corpus repeats them, and they are most of jieba's time on mixed
+# zh/en text because jieba builds its word graph character by character. The memo is emptied when
+# the dictionary changes (``add_words``) and when it is full.
+_JIEBA_BLOCK_RE = jieba.re_han_default
+_ascii_blocks: dict[str, list[str]] = {}
+ASCII_BLOCK_MEMO = 100_000
+
+
+def _cut_block(tk: jieba.Tokenizer, block: str) -> list[str]:
+    return [t for piece in tk.cut_for_search(block) for t in _split_token(piece)]
+
+
 def _cut_into(text: str, out: list[str]) -> None:
-    if text.strip():
-        for piece in _jieba().cut_for_search(text):
-            out.extend(_split_token(piece))
+    """Append the search-mode tokens of ``text``: exactly ``cut_for_search(text)`` split into
+    tokens, computed block by block."""
+    if not text.strip():
+        return
+    tk = _jieba()
+    for block in _JIEBA_BLOCK_RE.split(text):
+        if not block or not _TOKEN_RE.search(block):
+            continue  # spaces and punctuation: jieba yields them, they hold no token
+        if block.isascii():
+            toks = _ascii_blocks.get(block)
+            if toks is None:
+                toks = _cut_block(tk, block)
+                if len(_ascii_blocks) >= ASCII_BLOCK_MEMO:
+                    _ascii_blocks.clear()
+                _ascii_blocks[block] = toks
+            out.extend(toks)
+        else:
+            out.extend(_cut_block(tk, block))
 
 
 def index_text(text: str) -> str:
