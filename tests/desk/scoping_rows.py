@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from imdesk.desk import services
+from tests.factories import make_user
 from tests.scoping import Row, staff_ok
 
 
@@ -45,5 +46,8 @@ ROWS = [
         body={"kw": "x"}),
     Row("classification rules editor row (admin)", "GET", lambda s, c: "/desk/admin/rules/row?kind=keyword",
         {**ADMIN_ONLY_422, "admin": 200}),
+    Row("agents' hours page (staff)", "GET", lambda s, c: "/desk/agents", staff_ok(200, customer_own=403, other=403)),
+    Row("set another agent's hours (admin)", "POST", lambda s, c: f"/desk/agents/{make_user(s, 'agent').user_id}",
+        ADMIN_ONLY_422, body={"calendar": "china"}),
 ]
 

@@ -65,3 +65,25 @@ def test_admin_edits_rules_and_policy(live_server, new_page):
     zh.wait_for_selector("#policy-default .policy-saved")
     zh.click("button[name=locale][value=en]")
     zh.wait_for_selector("html[lang=en]")
+
+
+def test_agent_sets_own_working_hours(live_server, new_page):
+    page = new_page("zh-CN")
+    login(page, live_server, "agent2@imdesk.example")
+    page.goto(live_server + "/desk/agents")
+    mine = page.locator("form.agent-form", has=page.locator("input[name=work_start]"))
+    assert mine.count() == 1  # only the own row is editable
+    form_id = mine.get_attribute("id")
+    mine.locator("input[name=work_start]").fill("13:00")
+    mine.locator("button[value=save]").click()
+    page.wait_for_selector(f"#{form_id} .agent-error")
+    assert "时间" in page.locator(f"#{form_id} .field-error[data-field=work_end]").inner_text()
+    assert page.locator(f"#{form_id} input[name=work_start]").input_value() == "13:00"  # kept
+    page.locator(f"#{form_id} input[name=work_end]").fill("22:00")
+    page.locator(f"#{form_id} button[value=save]").click()
+    page.wait_for_selector(f"#{form_id} .agent-saved")
+    assert "13:00-22:00" in page.locator(f"#{form_id} .agent-status").inner_text()
+    page.locator(f"#{form_id} input[name=work_start]").fill("")  # back to the calendar's hours
+    page.locator(f"#{form_id} input[name=work_end]").fill("")
+    page.locator(f"#{form_id} button[value=save]").click()
+    page.wait_for_selector(f"#{form_id} .agent-status:has-text('09:00-18:00')")

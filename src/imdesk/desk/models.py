@@ -39,6 +39,10 @@ class AgentState(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     calendar: Mapped[str] = mapped_column(String(64), default="china")
+    # the agent's own working hours ("HH:MM", in the calendar's zone) on the calendar's working days;
+    # None: the calendar's hours
+    work_start: Mapped[str | None] = mapped_column(String(5))
+    work_end: Mapped[str | None] = mapped_column(String(5))
     absent_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     absent_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -19,6 +19,7 @@ from imdesk.core.errors import BadInput
 from imdesk.desk.errors import TicketNotFound
 from imdesk.desk.lifecycle import OPEN_STATUSES, Status, allowed_actions
 from imdesk.desk.models import (
+    AgentState,
     Attachment,
     CalendarOverride,
     CannedResponse,
@@ -371,3 +372,34 @@ def admin_overview(session: Session, *, today: date) -> dict[str, Any]:
             "staff": staff, "policy_data": policy_data, "rule_data": rule_data,
             "calendar_names": sorted(cfg.calendar_configs) + ["24x7"], "group_keys": sorted(cfg.groups),
             "calendar_warning": cfg.calendar("china").coverage_warning(range(today.year, today.year + 2))}
+
+
+def agents_overview(session: Session, *, now: datetime) -> list[dict[str, Any]]:
+    """Agents and senior engineers with their groups, working calendar and hours, absence, open
+    tickets and whether routing would consider them available right now."""
+    cfg = desk_config(session)
+    staff = account_queries.staff_users(session)
+    ids = [u.id for u in staff]
+    states = {a.user_id: a for a in session.scalars(select(AgentState).where(AgentState.user_id.in_(ids)))}
+    keys = dict(session.execute(select(SupportGroup.id, SupportGroup.key)).all())
+    groups: dict[int, list[str]] = {}
+    for gm in session.scalars(select(GroupMember).where(GroupMember.user_id.in_(ids))):
+        groups.setdefault(gm.user_id, []).append(keys.get(gm.group_id, ""))
+    load = dict(session.execute(select(Ticket.assignee_id, func.count()).where(
+        Ticket.assignee_id.in_(ids), Ticket.status.in_(_OPEN)).group_by(Ticket.assignee_id)).all())
+    out = []
+    for u in staff:
+        st = states.get(u.id)
+        cal_name = st.calendar if st else "china"
+        cal = cfg.agent_calendar(cal_name, st.work_start if st else None, st.work_end if st else None)
+        absent = bool(st and st.absent_from and st.absent_until and st.absent_from <= now < st.absent_until)
+        out.append({
+            "id": u.id, "name": u.name or u.email, "email": u.email, "role": u.role,
+            "groups": sorted(groups.get(u.id, [])), "open": int(load.get(u.id, 0)),
+            "calendar": cal_name, "work_start": (st.work_start if st else None) or "",
+            "work_end": (st.work_end if st else None) or "",
+            "hours": "24x7" if cal.around_the_clock else f"{cal.start:%H:%M}-{cal.end:%H:%M}",
+            "absent_from": st.absent_from if st else None, "absent_until": st.absent_until if st else None,
+            "absent_now": absent, "in_hours": cal.is_business_time(now),
+        })
+    return out

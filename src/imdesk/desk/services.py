@@ -315,7 +315,8 @@ def triage(session: Session, ticket: Ticket, cfg: DeskConfig, *, now: datetime, 
               data=decision.as_dict())
 
 
-def _candidates(session: Session, group_id: int | None, *, seniors_only: bool = False) -> list[Candidate]:
+def _candidates(session: Session, group_id: int | None, *, seniors_only: bool = False,
+                cfg: DeskConfig | None = None) -> list[Candidate]:
     staff = {u.id: u for u in account_queries.staff_users(session)}
     member_ids = set()
     if group_id is not None:
@@ -340,8 +341,11 @@ def _candidates(session: Session, group_id: int | None, *, seniors_only: bool = 
         load, last = stats.get(uid, (0, None))
         if last is not None and last.tzinfo is None:  # SQLite aggregate: naive UTC
             last = last.replace(tzinfo=UTC)
+        calendar = None
+        if st is not None and cfg is not None and (st.calendar != "china" or st.work_start):
+            calendar = cfg.agent_calendar(st.calendar, st.work_start, st.work_end)
         out.append(Candidate(user_id=uid, open_load=load, last_assigned_at=last,
-                             senior=staff[uid].role == "senior_engineer", absences=absences))
+                             senior=staff[uid].role == "senior_engineer", absences=absences, calendar=calendar))
     return out
 
 
@@ -356,7 +360,7 @@ def _assign_to(session: Session, ticket: Ticket, user_id: int, actor: Actor | No
 
 def auto_assign(session: Session, ticket: Ticket, cfg: DeskConfig, *, now: datetime, org=None,
                 seniors_only: bool = False) -> int | None:
-    cands = _candidates(session, ticket.group_id, seniors_only=seniors_only)
+    cands = _candidates(session, ticket.group_id, seniors_only=seniors_only, cfg=cfg)
     decision = choose_agent(cands, now, priority=ticket.priority, verified_org=bool(org and org.verified),
                             calendar=cfg.calendar("china") if "china" in cfg.calendar_configs else None)
     if decision.user_id is None:
@@ -567,14 +571,56 @@ def do_assign(session: Session, actor: Actor, ticket_id: int, user_id: int | Non
 
 
 def do_set_absence(session: Session, actor: Actor, user_id: int, start: datetime | None, end: datetime | None) -> None:
-    if not (actor.is_admin or actor.user_id == user_id):
-        raise NotAllowed("only admins set other people's absence")
+    st = _agent_state(session, actor, user_id)
     if (start is None) != (end is None) or (start and end and end <= start):
-        raise BadInput("absence needs a start before its end")
-    st = session.get(AgentState, user_id) or AgentState(user_id=user_id, calendar="china")
+        raise BadInput("absence needs a start before its end", field="absent_until")
     st.absent_from, st.absent_until = start, end
-    session.add(st)
+    record_audit(session, actor, "desk.agent.absence", "user", user_id,
+                 {"from": start.isoformat() if start else None, "until": end.isoformat() if end else None})
     session.flush()
+
+
+def _agent_state(session: Session, actor: Actor, user_id: int) -> AgentState:
+    """The routing state of a staff member (created on first use); admins edit anyone's, staff their own."""
+    if not (actor.is_admin or (actor.is_staff and actor.user_id == user_id)):
+        raise NotAllowed("only admins change other people's working hours and absence")
+    if user_id not in {u.id for u in account_queries.staff_users(session)}:
+        raise BadInput(f"user {user_id} is not an agent or senior engineer", field="user_id")
+    st = session.get(AgentState, user_id)
+    if st is None:
+        st = AgentState(user_id=user_id, calendar="china")
+        session.add(st)
+    return st
+
+
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+def do_set_working_hours(session: Session, actor: Actor, user_id: int, *, calendar: Any, start: Any = None,
+                         end: Any = None) -> AgentState:
+    """An agent's working calendar (a configured calendar or ``24x7``) and own hours (``HH:MM``, both
+    or neither; neither = the calendar's hours). Routing assigns in these hours; P0/P1 fall back to
+    whoever is present when nobody of the group is in hours."""
+    st = _agent_state(session, actor, user_id)
+    cfg = desk_config(session)
+    name = str(calendar or "").strip()
+    if name not in cfg.calendar_configs and name != "24x7":
+        raise BadInput(f"unknown calendar {name!r}: expected one of {', '.join([*sorted(cfg.calendar_configs), '24x7'])}",
+                       field="calendar")
+    s, e = (str(v or "").strip() for v in (start, end))
+    if name == "24x7":
+        s = e = ""
+    for value, fld in ((s, "work_start"), (e, "work_end")):
+        if value and not _HHMM.fullmatch(value):
+            raise BadInput(f"{value!r} is not a time of day (HH:MM)", field=fld)
+    if bool(s) != bool(e):
+        raise BadInput("give both the start and the end of the working hours, or neither", field="work_end" if s else "work_start")
+    if s and s >= e:
+        raise BadInput("working hours must start before they end", field="work_end")
+    st.calendar, st.work_start, st.work_end = name, s or None, e or None
+    record_audit(session, actor, "desk.agent.hours", "user", user_id, {"calendar": name, "start": s, "end": e})
+    session.flush()
+    return st
 
 
 def do_add_group_member(session: Session, actor: Actor, group_key: str, user_id: int) -> None:
@@ -985,7 +1031,7 @@ def run_sla_check(session: Session, *, clock: Clock | None = None, batch: int = 
                 current = staff.get(assignee_id) if assignee_id else None
                 if current is None or current.role != "senior_engineer":
                     if seniors is None:
-                        seniors = _candidates(session, None, seniors_only=True)
+                        seniors = _candidates(session, None, seniors_only=True, cfg=cfg)
                     decision = choose_agent(seniors, now, priority="P0", calendar=cfg.calendar("china"))
                     if decision.user_id is not None:
                         ticket = session.get(Ticket, tid)

@@ -91,6 +91,20 @@ class DeskConfig:
             self._calendars[name] = cal
         return cal
 
+    def agent_calendar(self, name: str | None, start: str | None = None, end: str | None = None) -> BusinessCalendar:
+        """An agent's working calendar: ``name`` (a configured calendar or ``24x7``; unknown names
+        fall back to ``china``) with the agent's own hours when given."""
+        name = name if name and (name in self.calendar_configs or name in ("24x7", "always")) else "china"
+        if not (start and end) or name in ("24x7", "always"):
+            return self.calendar(name)
+        key = f"{name}@{start}-{end}"
+        cal = self._calendars.get(key)
+        if cal is None:
+            cfg = {**self.calendar_configs.get(name, {}), "start": start, "end": end}
+            cal = BusinessCalendar.from_config(name, cfg, self.overrides.get(name, {}))
+            self._calendars[key] = cal
+        return cal
+
     def policy_for(self, plan: str | None, name: str | None = None) -> sla.SlaPolicy:
         if name and name in self.policies:
             return self.policies[name]

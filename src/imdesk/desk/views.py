@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from imdesk.accounts import queries as account_queries
 from imdesk.accounts.services import Actor
-from imdesk.core.clock import Clock
+from imdesk.core.clock import SHANGHAI, Clock
 from imdesk.core.errors import BadInput, ImdeskError
 from imdesk.core.settings import Settings
 from imdesk.desk import editors, queries, report, services
@@ -548,3 +548,84 @@ async def admin_submit(request: Request, actor: Actor = Depends(require_admin),
 
 
 register_nav("Desk settings", "/desk/admin", audience="staff", order=90)
+
+
+# -- agents' working hours and absence ------------------------------------------------------------
+
+AGENT_FIELDS = ("calendar", "work_start", "work_end", "absent_from", "absent_until")
+_AGENT_ERRORS = {  # field -> what the form says (translated), whatever the service's English detail
+    "calendar": "choose one of the calendars",
+    "work_start": "a time of day (HH:MM); give both start and end, or neither; start before end",
+    "work_end": "a time of day (HH:MM); give both start and end, or neither; start before end",
+    "absent_from": "a date and time; give both, the start before the end",
+    "absent_until": "a date and time; give both, the start before the end",
+}
+
+
+def _local_input(dt: datetime | None) -> str:
+    return dt.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M") if dt else ""
+
+
+def _parse_local(value: str, field: str) -> datetime | None:
+    """A ``datetime-local`` value, read in Asia/Shanghai (an explicit offset is kept)."""
+    if not value:
+        return None
+    try:
+        d = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"not a date and time: {value!r}", field=field) from None
+    return d.replace(tzinfo=SHANGHAI) if d.tzinfo is None else d
+
+
+def _agents_ctx(session: Session, actor: Actor, clock: Clock, edited: dict[str, Any] | None = None) -> dict[str, Any]:
+    agents = queries.agents_overview(session, now=clock.now())
+    for a in agents:
+        a["form"] = {"calendar": a["calendar"], "work_start": a["work_start"], "work_end": a["work_end"],
+                     "absent_from": _local_input(a["absent_from"]), "absent_until": _local_input(a["absent_until"])}
+        a["errors"], a["saved"] = {}, False
+        a["editable"] = actor.is_admin or actor.user_id == a["id"]
+        if edited and edited["id"] == a["id"]:
+            a["errors"], a["saved"] = edited["errors"], edited["saved"]
+            if edited["errors"]:
+                a["form"] = edited["form"]
+    return {"agents": agents, "calendar_names": sorted(desk_config(session).calendar_configs) + ["24x7"]}
+
+
+@router.get("/desk/agents")
+def agents_page(request: Request, actor: Actor = Depends(require_staff),
+                session: Session = Depends(get_session, scope="function"), clock: Clock = Depends(get_clock)) -> Response:
+    """Working calendar, hours and absence of every agent (routing assigns by them); admins edit
+    anyone's, agents their own."""
+    return render(request, "desk/agents.html", _agents_ctx(session, actor, clock))
+
+
+@router.post("/desk/agents/{user_id:int}")
+async def agent_form(user_id: int, request: Request, actor: Actor = Depends(require_staff),
+                     session: Session = Depends(get_session, scope="function"),
+                     clock: Clock = Depends(get_clock)) -> Response:
+    form = await _form_lists(request)
+    values = {k: (form.get(k) or [""])[0].strip() for k in AGENT_FIELDS}
+    if (form.get("action") or [""])[0] == "clear_absence":
+        values["absent_from"] = values["absent_until"] = ""
+    errors: dict[str, Any] = {}
+    try:
+        with session.begin_nested():
+            services.do_set_working_hours(session, actor, user_id, calendar=values["calendar"],
+                                          start=values["work_start"], end=values["work_end"])
+            services.do_set_absence(session, actor, user_id, _parse_local(values["absent_from"], "absent_from"),
+                                    _parse_local(values["absent_until"], "absent_until"))
+    except ImdeskError as exc:
+        if exc.status >= 500 or exc.status in (401, 403, 404):
+            raise
+        field = exc.extra.get("field")
+        errors[field if field in _AGENT_ERRORS else "_form"] = (_AGENT_ERRORS.get(field, exc.detail), {})
+    ctx = _agents_ctx(session, actor, clock, {"id": user_id, "errors": errors, "saved": not errors, "form": values})
+    if is_htmx_partial(request):
+        agent = next((a for a in ctx["agents"] if a["id"] == user_id), None)
+        if agent is None:
+            raise BadInput(f"user {user_id} is not an agent or senior engineer", field="user_id")
+        return render(request, "desk/_agent_form.html", {"a": agent, "calendar_names": ctx["calendar_names"]})
+    return render(request, "desk/agents.html", ctx, status_code=422 if errors else 200)
+
+
+register_nav("Working hours and absence", "/desk/agents", audience="staff", order=80)
