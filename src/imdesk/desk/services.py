@@ -571,21 +571,26 @@ def do_assign(session: Session, actor: Actor, ticket_id: int, user_id: int | Non
 
 
 def do_set_absence(session: Session, actor: Actor, user_id: int, start: datetime | None, end: datetime | None) -> None:
-    st = _agent_state(session, actor, user_id)
+    _check_agent(session, actor, user_id)
     if (start is None) != (end is None) or (start and end and end <= start):
         raise BadInput("absence needs a start before its end", field="absent_until")
+    st = _agent_state(session, user_id)
     st.absent_from, st.absent_until = start, end
     record_audit(session, actor, "desk.agent.absence", "user", user_id,
                  {"from": start.isoformat() if start else None, "until": end.isoformat() if end else None})
     session.flush()
 
 
-def _agent_state(session: Session, actor: Actor, user_id: int) -> AgentState:
-    """The routing state of a staff member (created on first use); admins edit anyone's, staff their own."""
+def _check_agent(session: Session, actor: Actor, user_id: int) -> None:
+    """Admins change anyone's working hours and absence, agents their own; only agents' and senior engineers'."""
     if not (actor.is_admin or (actor.is_staff and actor.user_id == user_id)):
         raise NotAllowed("only admins change other people's working hours and absence")
     if user_id not in {u.id for u in account_queries.staff_users(session)}:
         raise BadInput(f"user {user_id} is not an agent or senior engineer", field="user_id")
+
+
+def _agent_state(session: Session, user_id: int) -> AgentState:
+    """The routing state of an agent (created on first use)."""
     st = session.get(AgentState, user_id)
     if st is None:
         st = AgentState(user_id=user_id, calendar="china")
@@ -601,7 +606,7 @@ def do_set_working_hours(session: Session, actor: Actor, user_id: int, *, calend
     """An agent's working calendar (a configured calendar or ``24x7``) and own hours (``HH:MM``, both
     or neither; neither = the calendar's hours). Routing assigns in these hours; P0/P1 fall back to
     whoever is present when nobody of the group is in hours."""
-    st = _agent_state(session, actor, user_id)
+    _check_agent(session, actor, user_id)
     cfg = desk_config(session)
     name = str(calendar or "").strip()
     if name not in cfg.calendar_configs and name != "24x7":
@@ -617,6 +622,7 @@ def do_set_working_hours(session: Session, actor: Actor, user_id: int, *, calend
         raise BadInput("give both the start and the end of the working hours, or neither", field="work_end" if s else "work_start")
     if s and s >= e:
         raise BadInput("working hours must start before they end", field="work_end")
+    st = _agent_state(session, user_id)
     st.calendar, st.work_start, st.work_end = name, s or None, e or None
     record_audit(session, actor, "desk.agent.hours", "user", user_id, {"calendar": name, "start": s, "end": e})
     session.flush()
