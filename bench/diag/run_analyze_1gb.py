@@ -9,7 +9,9 @@ noise plus a 20-minute database outage, about 1 GB uncompressed (~5 M lines), th
 - ``imdesk diag analyze BUNDLE --json`` in a child process: wall time and peak RSS,
 
 and checks that the outage is the first finding. Targets (issue 5): <= 30 s, <= 1 GB RSS, and
-within 10x the shell baseline. Results go to ``bench/results/diag_analyze_1gb.json``.
+within 10x the shell baseline. The machine may be shared: the 1-minute load average is printed
+before and after the analysis and kept with the figures. Results go to
+``bench/results/diag_analyze_1gb.json``.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ def main() -> int:
     t_grep = time.perf_counter() - t
     print(f"tar xzf -O | grep -c ERROR: {t_grep:.1f}s ({shell.stdout.strip()} lines)", flush=True)
 
+    load_before = os.getloadavg()
+    print(f"load average before analyze: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
     imdesk = REPO / ".venv" / "bin" / "imdesk"
     cmd = [str(imdesk) if imdesk.exists() else "imdesk", "diag", "analyze", str(bundle), "--json", "--no-progress"]
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -99,6 +103,7 @@ def main() -> int:
     rss_mb = ru1.ru_maxrss / 1024
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     load = os.getloadavg()[0]
+    print(f"load average after analyze: {load:.2f}", flush=True)
     if proc.returncode not in (0, 1):
         print(proc.stderr, file=sys.stderr)
         return 1
@@ -113,6 +118,7 @@ def main() -> int:
         "analyze_cpu_seconds": round(cpu, 2),
         "analyze_peak_rss_mb": round(rss_mb, 1),
         "load_average_1m": round(load, 2),
+        "load_average_1m_before": round(load_before[0], 2),
         "tar_grep_seconds": round(t_grep, 2),
         "ratio_to_tar_grep": round(t_an / t_grep, 2),
         "first_finding": top,

@@ -7,12 +7,20 @@ What happens:
 
 1. :mod:`readers` walks the input safely (archives, nesting, caps); ``im_config.yaml`` files are
    kept for the config cross-check, everything else that looks like a log is read.
-2. Each log is read in blocks. An im_server text log takes the **fast path**: only lines that can
-   matter -- level WARN/ERROR/FATAL, a line carrying an ``ERR_IM_`` code at any level, a line that
-   is not a normal record (panics, raw messages, stack traces) or that reports connection counts --
-   are parsed; the others are only counted. Other formats (JSON, anything else) take the full path
-   where every record is parsed. The time window (``--since/--until``) applies to records; whole
-   blocks outside it are skipped unparsed.
+2. Each log is read in blocks. An im_server text or JSON log takes the **fast path**: only records
+   that can matter are parsed, the others (DEBUG/INFO lines) are only counted. A record can matter
+   when its level is above INFO, when it is not a normal record (panics, raw messages), when it
+   reports connection counts, or -- at any level -- when one of its lines holds a literal that some
+   rule needs (:meth:`RuleSet.line_literals`: the literals derived from every rule regex, and the
+   codes). Those literals are searched at C speed in the lower-cased block: fewer, shared "keys"
+   (``_scan_keys``, chosen on the first block) are found with ``bytes.find``, and a line holding a
+   key is checked for the literals behind it. A hit on a continuation line (stack trace) selects
+   the record it belongs to; a record is folded with its continuation lines exactly as on the full
+   path, also across blocks.
+   So the fast path finds what the full path finds (tests/diag/test_analyze_prefilter.py checks
+   it); when a rule regex has no usable literal (``RuleSet.unfiltered``) every file takes the full
+   path. Other formats take the full path where every record is parsed. The time window
+   (``--since/--until``) applies to records; whole blocks outside it are skipped unparsed.
 3. Records are matched against the profile's rules (codes, regexes) and mined into templates.
 4. Findings are ranked by importance, not by count: severity first (of the problem, not the level
    it was logged at), then intensity (the peak rate in the rule's window, logarithmically), and a
@@ -28,10 +36,11 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from itertools import compress
-from operator import itemgetter
+from operator import and_, itemgetter, not_
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,9 +53,87 @@ from imdesk.diag.rules import SEVERITY_RANK, Rule, RuleSet, load_rules
 from imdesk.profiles import load_profile
 
 _WARN = LEVEL_RANK["WARN"]
-_LOUD = frozenset((b"W", b"E", b"F"))
+_QUIET = {b"D": "DEBUG", b"I": "INFO"}  # level letters of the lines the fast path only counts
 _PEAK_FIELDS = ("conns", "connections", "active_conns", "current_conns")
 MAX_TEMPLATES = 500  # in the report; stats["templates"] has the total
+MAX_CARRY = 1000  # lines of a record held back for the next block (head, trace, blank lines)
+_KEY_MIN = 3  # shortest substring shared by several literals that may be scanned for instead of them
+_SAMPLE = 1 << 18  # bytes of the first block that the choice of keys is based on
+Keys = list[tuple[bytes, tuple[bytes, ...] | None]]
+_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
+
+
+def _scan_keys(literals: set[bytes], sample: bytes = b"") -> Keys:
+    """Fewer, shared substrings to scan a block for, each with the literals it stands for.
+
+    A scan costs a fixed part plus a part that shrinks with the key's length (``bytes.find``
+    skips further), and a key also costs a check of each line that holds it; ``sample``
+    (lower-cased log text) says how often a candidate occurs. Greedy weighted
+    set cover: the literals themselves and the substrings (3 to 12 bytes) that two or more of them
+    share are the candidates; the one with the lowest cost per literal covered is taken until every
+    literal is covered (``err_im_`` for the 25 codes, ``certificate`` for the x509 messages --
+    unless the sample shows the substring is common). Without a sample, shared substrings of at
+    least 6 bytes only. A line holding a literal holds its key, so the choice never loses a line:
+    it only changes the speed. The literals are None when the key is itself one.
+    """
+    rest = {x for x in literals if not any(y != x and y in x for y in literals)}
+    lines = sample.count(b"\n") + 1
+    cost: dict[bytes, float] = {}
+
+    def price(c: bytes) -> float:
+        if c not in cost:  # a scan of a block (a short needle skips less), then the lines to check
+            scan = 0.3 + 8.0 / len(c)
+            if sample:
+                cost[c] = scan + 40.0 * sample.count(c) / lines
+            else:
+                cost[c] = scan if len(c) >= 6 or c in rest else math.inf
+        return cost[c]
+
+    keys: Keys = []
+    while rest:
+        cands = set(rest)
+        subs: Counter[bytes] = Counter()
+        for lit in rest:
+            subs.update({lit[i:j] for i in range(len(lit)) for j in range(i + _KEY_MIN, min(i + 12, len(lit)) + 1)})
+        cands.update(x for x, n in subs.items() if n > 1)
+        best = min(cands, key=lambda c: (price(c) / sum(c in x for x in rest), -len(c), c))
+        covered = sorted((x for x in rest if best in x), key=len, reverse=True)
+        keys.append((best, None if covered == [best] else tuple(covered)))
+        rest.difference_update(covered)
+    return keys
+
+
+def _byte_forms(literals: tuple[str, ...], *, json_mode: bool) -> set[bytes]:
+    r"""The lower-cased byte strings a raw line holds when a record's text holds one of ``literals``.
+
+    UTF-8 and GB18030 (lines are decoded per line with either). In JSON lines also the escaped
+    forms (``\"``, ``\\``, ``\/``, control characters), and ``\u00`` (``\u`` for a non-ASCII
+    literal): a line with such an escape is looked at too, as the escape may spell a literal.
+    """
+    out: set[bytes] = set()
+    unicode_esc = False
+    for lit in literals:
+        forms = {lit}
+        if json_mode:
+            esc = json.dumps(lit, ensure_ascii=False)[1:-1]
+            forms.add(esc)
+            slashes = esc.count("/")
+            if 0 < slashes <= 3:
+                variants = [""]
+                for part in esc.split("/")[:-1]:
+                    variants = [v + part + sep for v in variants for sep in ("/", "\\/")]
+                forms.update(v + esc.split("/")[-1] for v in variants)
+            elif slashes:
+                out.add(b"\\/")
+            unicode_esc = unicode_esc or not lit.isascii()
+        for f in forms:
+            out.add(f.encode("utf-8", "surrogatepass").lower())
+            if not f.isascii():
+                with suppress(UnicodeEncodeError):  # a lone surrogate (from a JSON escape)
+                    out.add(f.encode("gb18030").lower())
+    if json_mode:
+        out.add(b"\\u" if unicode_esc else b"\\u00")
+    return out
 
 
 @dataclass
@@ -61,6 +148,7 @@ class AnalyzeOptions:
     progress: Callable[[int, str], None] | None = None  # (bytes read so far, current member)
     fast_path: bool = True
     utc: bool | None = None  # read naive timestamps as UTC (log.utc: true); None: the profile's zone
+    block_bytes: int | None = None  # about how much of a log is read and scanned at once (default 4 MiB)
 
 
 class _RuleAcc:
@@ -159,8 +247,16 @@ class Analyzer:
         self.fast_files = 0
         self.unknown_format: list[str] = []
         self._recognised = 0
-        lits = [b" ERR_IM_"] + [f"{f}=".encode() for f in _PEAK_FIELDS]
-        self._lits = tuple(sorted({x for x in lits if not any(y != x and y in x for y in lits)}))
+        # what a line must hold to matter at level DEBUG/INFO: a rule literal or a connection count
+        # (`conns=` / `connections=` in a text line, the field names in JSON); the keys to scan for
+        # are chosen on the first block of the first such file
+        lits = self.rules.line_literals()
+        self._forms = {"text": _byte_forms(lits, json_mode=False) | {b"conns=", b"connections="},
+                       "json": _byte_forms(lits, json_mode=True) | {b'conns"', b'connections"'}}
+        self._keys: dict[str, Keys] = {}
+        self._strip: dict[str, bytes] = {}
+        self._cont_b = tuple(c.encode() for c in self.local_parser.continuation)
+        self._carry: list[bytes] = []
 
     # -- input ------------------------------------------------------------------------------------
     def run(self, paths: list[str]) -> dict[str, Any]:
@@ -195,30 +291,42 @@ class Analyzer:
         self.files.append(entry.name)
         if entry.node:
             self.nodes.add(entry.node)
-        blocks = entry.blocks(prefetch=True)
+        blocks = entry.blocks(self.opts.block_bytes, prefetch=True) if self.opts.block_bytes else \
+            entry.blocks(prefetch=True)
         first = next(blocks, None)
         if first is None:
             return
-        layout = self._layout(first) if self.opts.fast_path else None
+        layout = self._layout(first) if self.opts.fast_path and not self.rules.unfiltered else None
         fast = layout is not None
         if fast:
             self.fast_files += 1
         self._recognised = 0
+        self._carry = []
         base = 0
         block: list[bytes] | None = first
         pending: Record | None = None
         while block is not None:
             self.lines += len(block)
-            if layout == "text":
-                self._fast_block(block, base, entry)
-            elif layout == "json":
-                self._fast_json_block(block, base, entry)
+            size = len(block)
+            nxt = next(blocks, None)
+            if fast:
+                # the last record of a block may go on in the next one: hold it back
+                start = base - len(self._carry)
+                if self._carry:
+                    block = self._carry + block
+                cut = self._tail(block, entry) if nxt is not None else len(block)
+                self._carry = block[cut:]
+                block = block[:cut]
+                if layout == "text":
+                    self._fast_block(block, start, entry)
+                else:
+                    self._fast_json_block(block, start, entry)
             else:
                 pending = self._slow_block(block, base, entry, pending)
-            base += len(block)
+            base += size
             if self.opts.progress is not None and self.walker is not None:
                 self.opts.progress(self.walker.total_bytes, entry.name)
-            block = next(blocks, None)
+            block = nxt
         if pending is not None:
             self._record(pending)
         if not fast and self._recognised == 0 and base > 0:
@@ -264,6 +372,8 @@ class Analyzer:
             ):
                 self.skipped_window += len(block)
                 return
+        if not block:
+            return
         key = self.parser.json_keys.get("level", "level").encode()
         blob = b"\n".join(block)
         quiet = []
@@ -275,21 +385,115 @@ class Analyzer:
                 self.levels[level.decode()] += n
                 self.records += n
         q0, q1, q2, q3 = quiet
-        sel = {i for i, ln in enumerate(block) if not (q0 in ln or q1 in ln or q2 in ln or q3 in ln)}
-        for lit in (b"ERR_IM_",) + tuple(f'"{f}"'.encode() for f in _PEAK_FIELDS):
-            sel.update(_lines_with(blob, lit))
+        loud = [i for i, ln in enumerate(block) if not (q0 in ln or q1 in ln or q2 in ln or q3 in ln)]
+        hits = self._hits(block, blob, "json")
         del blob
-        parser = self.parser
-        for i in sorted(sel):
-            raw = block[i]
-            if not raw.strip():
+        self._parse_selected(block, base, entry, loud, hits, None)
+
+    def _hits(self, block: list[bytes], blob: bytes, layout: str, quiet: list[bool] | None = None) -> set[int]:
+        """Indexes of the lines of ``block`` (``blob``: the lines joined) holding a literal.
+
+        With ``quiet`` (text logs), a record of level WARN and above is parsed anyway: not checked.
+
+        The blob is lower-cased and stripped of every byte no key holds (digits, ``=``... when no
+        key needs them) in one C pass: a key's bytes stay together, the blob gets shorter and each
+        scan faster. Line ends are kept, so a hit's line is still counted right.
+        """
+        keys = self._keys.get(layout)
+        if keys is None:
+            keys = self._keys[layout] = _scan_keys(self._forms[layout], blob[:_SAMPLE].lower())
+            keep = {b for k, _ in keys for b in k} | {10}
+            self._strip[layout] = bytes(b for b in range(256) if _LOWER[b] not in keep)
+        low = blob.translate(_LOWER, self._strip[layout])
+        out: set[int] = set()
+        for key, lits in keys:
+            if lits is None:
+                out.update(_lines_with(low, key))
                 continue
-            rec = parser.parse_line(decode_line(raw).rstrip("\r"), entry.name, entry.node, base + i + 1)
+            for i in _lines_with(low, key):
+                if quiet is not None and not quiet[i] and block[i][:2] == b"20":
+                    continue
+                ln = block[i].lower()
+                for x in lits:
+                    if x in ln:
+                        out.add(i)
+                        break
+        return out
+
+    def _plain(self, raw: bytes) -> bool:
+        """Cheap and sure: the line is neither blank nor a continuation line (else ask :meth:`_cont`)."""
+        c = raw[:1]
+        return bool(c) and b" " < c < b"\x7f" and not raw.startswith(self._cont_b)
+
+    def _cont(self, raw: bytes, entry: Entry) -> bool:
+        """The line is blank or continues the previous record (exactly as the full path decides)."""
+        line = decode_line(raw).rstrip("\r")
+        if not line.strip():
+            return True
+        return self.parser.is_continuation(line) and self.parser.parse_line(line, entry.name, entry.node, 0) is None
+
+    def _tail(self, block: list[bytes], entry: Entry) -> int:
+        """Where the block's last record starts (its lines are carried to the next block)."""
+        j = len(block) - 1
+        while j >= 0 and not self._plain(block[j]) and self._cont(block[j], entry):
+            j -= 1
+        if j < 0 or len(block) - j > MAX_CARRY:
+            return len(block)
+        return j
+
+    def _parse_selected(self, block: list[bytes], base: int, entry: Entry, loud: list[int], hits: set[int],
+                        quiet: list[bool] | None) -> None:
+        """Parse the records at ``loud`` (lines that are not quiet) and those holding ``hits``.
+
+        A continuation line selects the record it belongs to (when it holds a hit) or nothing.
+        ``quiet[i]`` (text logs) says line i was counted already by its level letter.
+        """
+        heads: set[int] = set()
+        plain = self._plain
+        for i in sorted(hits.union(loud)):
+            raw = block[i]
+            if plain(raw):
+                heads.add(i)
+                continue
+            if not self._cont(raw, entry):
+                heads.add(i)
+                continue
+            if i not in hits:
+                continue
+            j = i - 1
+            while j >= 0 and not plain(block[j]) and self._cont(block[j], entry):
+                j -= 1
+            if j >= 0:  # else the record began before this file's first line
+                heads.add(j)
+        parser = self.parser
+        n = len(block)
+        for i in sorted(heads):
+            line = decode_line(block[i]).rstrip("\r")
+            rec = parser.parse_line(line, entry.name, entry.node, base + i + 1)
             if rec is None:
                 continue
-            if rec.level in ("DEBUG", "INFO") and rec.raw[:1] == "{":  # counted above already
-                self.levels[rec.level] -= 1
+            if quiet is None:
+                if rec.level in ("DEBUG", "INFO") and rec.raw[:1] == "{":  # counted above already
+                    self.levels[rec.level] -= 1
+                    self.records -= 1
+            elif quiet[i]:
+                self.levels[_QUIET[self._level_at(block[i])]] -= 1
                 self.records -= 1
+            j = i + 1
+            while j < n:
+                nxt = block[j]
+                if plain(nxt):
+                    break
+                text = decode_line(nxt).rstrip("\r")
+                if text.strip():
+                    if not (parser.is_continuation(text)
+                            and parser.parse_line(text, entry.name, entry.node, 0) is None):
+                        break
+                    if rec.extra is None:
+                        rec.extra = []
+                    if len(rec.extra) < 200:
+                        rec.extra.append(text.rstrip())
+                j += 1
             self._record(rec)
 
     def _slow_block(self, block: list[bytes], base: int, entry: Entry, pending: Record | None) -> Record | None:
@@ -326,48 +530,22 @@ class Analyzer:
             ):
                 self.skipped_window += len(block)
                 return
+        if not block:
+            return
+        # normal records (starting with the year) of level DEBUG/INFO are only counted ...
         levels = list(map(self._level_at, block))
-        counts = Counter(levels)
-        for letter, name in ((b"D", "DEBUG"), (b"I", "INFO")):
+        quiet = list(map(and_, map(b"20".__eq__, map(self._HEAD, block)), map(_QUIET.__contains__, levels)))
+        counts = Counter(compress(levels, quiet))
+        for letter, name in _QUIET.items():
             n = counts.get(letter)
             if n:
                 self.levels[name] += n
                 self.records += n
-        # the lines that can matter, found at C speed: level W/E/F, lines that are not normal
-        # records (raw messages, traces), and lines holding a code or a connection count
-        idx = range(len(block))
-        sel = set(compress(idx, map(_LOUD.__contains__, levels)))
-        sel.update(compress(idx, map(b"20".__ne__, map(self._HEAD, block))))
-        blob = b"\n".join(block)
-        for lit in self._lits:
-            sel.update(_lines_with(blob, lit))
-        del blob
-        sel = sorted(sel)
-        n = len(block)
-        parser = self.parser
-        cont = parser.continuation
-        for i in sel:
-            raw = block[i]
-            if not raw or raw[:1] in b" \t":
-                continue
-            line = decode_line(raw).rstrip("\r")
-            rec = parser.parse_line(line, entry.name, entry.node, base + i + 1)
-            if rec is None:
-                continue
-            if rec.level in ("DEBUG", "INFO"):  # counted above already
-                self.levels[rec.level] -= 1
-                self.records -= 1
-            j = i + 1
-            while j < n and j - i <= 200:
-                nxt = block[j]
-                if nxt[:1] in (b" ", b"\t") or (nxt and decode_line(nxt).startswith(cont)):
-                    if rec.extra is None:
-                        rec.extra = []
-                    rec.extra.append(decode_line(nxt).rstrip())
-                    j += 1
-                else:
-                    break
-            self._record(rec)
+        # ... unless a line of theirs holds a rule literal or a connection count (found at C speed);
+        # every other line is parsed: levels above INFO, raw messages, panics
+        loud = list(compress(range(len(block)), map(not_, quiet)))
+        hits = self._hits(block, b"\n".join(block), "text", quiet)
+        self._parse_selected(block, base, entry, loud, hits, quiet)
 
     def _json_ts(self, raw: bytes) -> float | None:
         try:

@@ -2,18 +2,27 @@
 
     >>> rs = load_rules(load_profile("im_server"))
     >>> [r.id for r in rs.match(record)]          # the log rules a record matches
-    >>> rs.prefilter                              # literals the fast path scans raw bytes for
+    >>> rs.prefilter                              # literals a line must hold to match some log rule
 
 The YAML file documents its own schema at its top. A rule inherits title, root cause, fix,
 config keys and KB slug from the error catalogue entry of its first code, so product facts live in
 one place (``error_codes.yaml``). Loading refuses a malformed catalogue with one clear
 :class:`BadInput` naming the rule, never a traceback.
+
+Regexes are matched case-insensitively for ASCII letters only (``re.IGNORECASE | re.ASCII``), so a
+line's bytes lower-cased with ``bytes.lower()`` hold a rule's literal whenever the rule can match.
+The required literals of every regex are derived from its syntax tree (:func:`required_literals`):
+a set such that every match contains one of them. A rule whose regex has no such set of literals of
+at least :data:`MIN_LITERAL` characters is listed in :attr:`RuleSet.unfiltered`; the analyser then
+parses every line (the full path) rather than risk missing it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from re import _constants as _sre
+from re import _parser as _sre_parse
 from typing import Any
 
 from imdesk.core.errors import BadInput
@@ -81,6 +90,7 @@ class RuleSet:
     regex_rules: list[Rule] = field(default_factory=list)
     template_rules: list[Rule] = field(default_factory=list)
     prefilter: tuple[str, ...] = ()
+    unfiltered: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.by_id = {r.id: r for r in self.rules}
@@ -97,8 +107,27 @@ class RuleSet:
                 if p not in lits:
                     lits.append(p)
         self.prefilter = tuple(lits)
-        self._lits_re = re.compile("|".join(re.escape(x) for x in sorted(lits, key=len, reverse=True))) if lits else None
+        # a regex rule without safe literals: the analyser must parse every line
+        self.unfiltered = tuple(r.id for r in self.regex_rules if not r.prefilter)
+        self._blits = {p: _lower_bytes(p) for p in lits}
+        self._lits_re = (re.compile(b"|".join(re.escape(b) for b in sorted(set(self._blits.values()), key=len,
+                                                                           reverse=True)))
+                         if lits else None)
         self._rule_lits = [(r, frozenset(r.prefilter)) for r in self.regex_rules]
+
+    def line_literals(self) -> tuple[str, ...]:
+        """What a raw line must hold to match some log rule: the regex rules' literals and the codes.
+
+        A code rule matches when the record's code *is* one of its codes, so the code itself is a
+        required literal. Template rules need none: they only see records of level WARN and above
+        or records another rule matched, which the analyser selects anyway.
+        """
+        out = list(self.prefilter)
+        for c in sorted(self.by_code):
+            low = c.lower()
+            if low not in out:
+                out.append(low)
+        return tuple(out)
 
     def match(self, rec: Record) -> list[tuple[Rule, str | None]]:
         """``(rule, target)`` for each log rule the record matches (target: a captured address)."""
@@ -107,14 +136,13 @@ class RuleSet:
             for r in self.by_code.get(rec.code, ()):
                 if not r.modules or rec.module in r.modules:
                     out.append((r, None))
-        if self._lits_re is not None:
+        if self._lits_re is not None or self.unfiltered:
             text = rec.text
-            low = text.lower()
-            found = self._present(low)
-            if not found:
+            found = self._present(_lower_bytes(text)) if self._lits_re is not None else set()
+            if not found and not self.unfiltered:
                 return out
             for r, lits in self._rule_lits:
-                if not (found & lits) or any(out_r is r for out_r, _ in out):
+                if (lits and not (found & lits)) or any(out_r is r for out_r, _ in out):
                     continue
                 if r.modules and rec.module not in r.modules:
                     continue
@@ -124,14 +152,152 @@ class RuleSet:
                     out.append((r, target))
         return out
 
-
-    def _present(self, low: str) -> set[str]:
-        """The prefilter literals in a lower-cased text (overlapping ones included)."""
+    def _present(self, low: bytes) -> set[str]:
+        """The literals in an ASCII-lower-cased text (overlapping ones included)."""
         assert self._lits_re is not None
-        hits = set(self._lits_re.findall(low))
-        if hits:  # a longer literal may hide a shorter one at the same place
-            hits |= {x for x in self.prefilter if x not in hits and x in low}
-        return hits
+        if self._lits_re.search(low) is None:
+            return set()
+        return {x for x, b in self._blits.items() if b in low}
+
+
+# -- required literals ------------------------------------------------------------------------------
+MIN_LITERAL = 3  # shorter literals select too many lines to be worth it: such a rule is "unfiltered"
+_MAX_SET = 64  # the most alternatives a literal set may have before it is given up
+_MAX_CLASS = 10  # a character class of more characters is "any character"
+_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+
+
+def _lower_bytes(text: str) -> bytes:
+    """UTF-8 bytes with ASCII letters lower-cased (what ``bytes.lower()`` does to a raw line)."""
+    return text.encode("utf-8", "surrogatepass").lower()
+
+
+def _lower(text: str) -> str:
+    """ASCII letters lower-cased, every other character kept (``re.ASCII`` case folding)."""
+    return text.translate(_ASCII_LOWER)
+
+
+@dataclass(frozen=True)
+class _Lits:
+    exact: frozenset[str] | None  # every string the node can match (None: too many or unknown)
+    cover: frozenset[str] | None  # every match contains one of these (None: unknown)
+
+
+def _quality(lits: frozenset[str] | None) -> tuple[int, int]:
+    if lits is None:
+        return (-1, 0)
+    return (min((len(x) for x in lits), default=1 << 30), -len(lits))
+
+
+def _best(*cands: frozenset[str] | None) -> frozenset[str] | None:
+    best = max(cands, key=_quality)
+    return best if best is not None else None
+
+
+def _product(a: frozenset[str], b: frozenset[str]) -> frozenset[str] | None:
+    if len(a) * len(b) > _MAX_SET:
+        return None
+    return frozenset(x + y for x in a for y in b)
+
+
+def _seq(items: Any) -> _Lits:
+    exact: frozenset[str] | None = frozenset({""})
+    run: frozenset[str] | None = frozenset({""})
+    cands: list[frozenset[str] | None] = []
+    for op, av in items:
+        info = _node(op, av)
+        cands.append(info.cover)
+        if info.exact is None:
+            cands.append(run)
+            run = frozenset({""})
+            exact = None
+            continue
+        joined = _product(run, info.exact) if run is not None else None
+        if joined is None:  # too many combinations: keep what the run had, start again
+            cands.append(run)
+            joined = info.exact
+        run = joined
+        if exact is not None:
+            exact = _product(exact, info.exact)
+    cands.append(run)
+    return _Lits(exact, _best(*cands))
+
+
+def _branch(seqs: list[Any]) -> _Lits:
+    infos = [_seq(s) for s in seqs]
+    exact: frozenset[str] | None = None
+    if all(i.exact is not None for i in infos):
+        u = frozenset().union(*(i.exact for i in infos))  # type: ignore[misc]
+        exact = u if len(u) <= _MAX_SET else None
+    covers = [_best(i.cover, i.exact) for i in infos]
+    cover = frozenset().union(*covers) if all(c is not None for c in covers) else None  # type: ignore[misc]
+    return _Lits(exact, cover)
+
+
+def _class(items: Any) -> frozenset[str] | None:
+    chars: set[str] = set()
+    for op, av in items:
+        if op is _sre.LITERAL:
+            chars.add(_lower(chr(av)))
+        elif op is _sre.RANGE and av[1] - av[0] < _MAX_CLASS:
+            chars.update(_lower(chr(c)) for c in range(av[0], av[1] + 1))
+        else:  # NEGATE, CATEGORY (\d, \s...), a wide range
+            return None
+    return frozenset(chars) if len(chars) <= _MAX_CLASS else None
+
+
+def _node(op: Any, av: Any) -> _Lits:
+    if op is _sre.LITERAL:
+        return _Lits(frozenset({_lower(chr(av))}), None)
+    if op is _sre.IN:
+        return _Lits(_class(av), None)
+    if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):  # zero-width: matches the empty string here
+        return _Lits(frozenset({""}), None)
+    if op is _sre.SUBPATTERN:
+        return _seq(av[-1])
+    if op is _sre.ATOMIC_GROUP:
+        return _seq(av)
+    if op is _sre.BRANCH:
+        return _branch(av[1])
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+        lo, hi, sub = av
+        info = _seq(sub)
+        if lo == 0:
+            opt = info.exact | {""} if hi == 1 and info.exact is not None else None
+            return _Lits(opt, None)
+        exact = None
+        if lo == hi and info.exact is not None and len(info.exact) ** lo <= _MAX_SET:
+            exact = frozenset({""})
+            for _ in range(lo):
+                exact = _product(exact, info.exact)  # type: ignore[arg-type]
+        return _Lits(exact, _best(info.cover, info.exact))
+    # ANY, NOT_LITERAL, CATEGORY, GROUPREF, GROUPREF_EXISTS...: anything, as far as we know
+    return _Lits(None, None)
+
+
+def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...]:
+    """Literals (ASCII-lower-cased) such that every match of ``pattern`` contains one of them.
+
+    Derived from the regex's syntax tree: runs of literal characters, small character classes and
+    alternations are expanded into sets of strings; optional parts (``?``, ``*``, ``{0,n}``) give
+    nothing; a repeated part (``+``, ``{n,m}``) gives what it holds; of the candidates in a
+    sequence the one whose shortest literal is longest wins; every branch of an alternation must
+    give one. A literal spanning a line break keeps its longest line-free piece (rules see a record
+    with its continuation lines joined by ``\\n``). Empty when there is no safe set with literals of
+    at least :data:`MIN_LITERAL` characters.
+    """
+    tree = _sre_parse.parse(pattern.pattern, pattern.flags)
+    info = _seq(tree)
+    lits = _best(info.cover, info.exact)
+    if lits is None:
+        return ()
+    pieces = set()
+    for x in lits:
+        pieces.add(max(x.split("\n"), key=len) if "\n" in x else x)
+    if not pieces or min(len(x) for x in pieces) < MIN_LITERAL:
+        return ()
+    # a literal holding another one is redundant: a line with it holds the shorter one too
+    return tuple(sorted(x for x in pieces if not any(y != x and y in x for y in pieces)))
 
 
 def _bilingual(value: Any, lang: str) -> str:
@@ -154,7 +320,7 @@ def _compile(pattern: Any, where: str) -> re.Pattern[str] | None:
     if not isinstance(pattern, str):
         raise BadInput(f"{where}: regex must be a string")
     try:
-        return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+        return re.compile(pattern, re.IGNORECASE | re.ASCII | re.MULTILINE)
     except re.error as exc:
         raise BadInput(f"{where}: invalid regex ({exc})") from None
 
@@ -209,9 +375,10 @@ def build_rules(data: Any, catalogue_data: Any) -> RuleSet:
         template = _compile(raw.get("template"), where + " template")
         if not codes and regex is None and template is None:
             raise BadInput(f"{where}: needs codes, regex or template")
-        prefilter = tuple(p.lower() for p in _str_list(raw.get("prefilter"), where + " prefilter"))
-        if regex is not None and not prefilter:
-            raise BadInput(f"{where}: a regex rule needs 'prefilter' literals (the fast path scans for them)")
+        if "prefilter" in raw:
+            raise BadInput(f"{where}: 'prefilter' is no longer written by hand: the literals a line must hold "
+                           "are derived from the regex")
+        prefilter = required_literals(regex) if regex is not None else ()
         cat = catalogue.get(codes[0], {}) if codes else {}
         threshold = raw.get("threshold") or {}
         if not isinstance(threshold, dict):
