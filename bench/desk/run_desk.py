@@ -5,6 +5,8 @@ Measures (results in bench/results/desk_<engine>.json):
   * ticket creation with triage (classification, priority, SLA, routing, timeline, outbox), p50/p95
   * the agent queue page (/desk?queue=mine|group|unassigned|breaching) over HTTP against a running
     `imdesk serve`, p50/p95 per queue
+  * the monthly SLA report (with next-response clocks for a quarter of the closed tickets) and a
+    customer reply / agent reply pair (which start and end a next-response clock), p50/p95
   * the SLA job over all open tickets (run_sla_check until done, with a few thousand tickets crossing
     their 80 % / due instants) and a full recompute of every open ticket's due times
   * 50 concurrent API clients on loopback: `wrk` (when installed) on GET /api/v1/tickets/{id} and an
@@ -178,24 +180,50 @@ def generate_rows(n: int, info: dict, now: datetime, open_share: float, crossing
                0, None, resolved, closed, 0, False, None, None, created, created, next_due)
 
 
+NEXT_RESPONSE_MIN = {"P0": 30, "P1": 120, "P2": 480, "P3": 1080}
+CYCLE_COLUMNS = ["ticket_id", "started_at", "due_at", "ended_at", "responded"]
+
+
+def cycle_rows(rows_seen: list[tuple[int, str, str, datetime]], seed: int = 11):
+    """Next-response clocks for every 4th closed ticket: the customer wrote 3 h after creation, the
+    desk answered 5-1500 minutes later (so roughly a third are breached). Ticket ids are 1..n in
+    load order (the table is empty before the load)."""
+    rnd = random.Random(seed)
+    for tid, status, prio, created in rows_seen:
+        if status != "closed" or tid % 4:
+            continue
+        start = created + timedelta(hours=3)
+        yield (tid, start, start + timedelta(minutes=NEXT_RESPONSE_MIN[prio]),
+               start + timedelta(minutes=rnd.randint(5, 1500)), True)
+
+
 def bulk_load(url: str, info: dict, n: int, now: datetime, open_share: float, crossing: int) -> dict:
     t0 = time.perf_counter()
     batch = 20_000
+    seen: list[tuple[int, str, str, datetime]] = []
+
+    def rows():
+        for i, r in enumerate(generate_rows(n, info, now, open_share, crossing)):
+            seen.append((i + 1, r[6], r[7], r[29]))
+            yield r
+
     if url.startswith("sqlite"):
         import sqlite3
 
         conn = sqlite3.connect(url.split(":///", 1)[1])
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")
-        sql = f"INSERT INTO desk_tickets ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-        rows = []
-        for r in generate_rows(n, info, now, open_share, crossing):
-            rows.append(tuple(_sqlite_val(v) for v in r))
-            if len(rows) >= batch:
-                conn.executemany(sql, rows)
-                rows.clear()
-        if rows:
-            conn.executemany(sql, rows)
+        for table, cols, source in (("desk_tickets", COLUMNS, rows), ("desk_response_cycles", CYCLE_COLUMNS,
+                                                                      lambda: cycle_rows(seen))):
+            sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            buf = []
+            for r in source():
+                buf.append(tuple(_sqlite_val(v) for v in r))
+                if len(buf) >= batch:
+                    conn.executemany(sql, buf)
+                    buf.clear()
+            if buf:
+                conn.executemany(sql, buf)
         conn.commit()
         conn.execute("ANALYZE")
         conn.close()
@@ -204,14 +232,19 @@ def bulk_load(url: str, info: dict, n: int, now: datetime, open_share: float, cr
 
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/imdesk_bench") as conn:
             with conn.cursor() as cur, cur.copy(f"COPY desk_tickets ({', '.join(COLUMNS)}) FROM STDIN") as cp:
-                for r in generate_rows(n, info, now, open_share, crossing):
+                for r in rows():
+                    cp.write_row(r)
+            with conn.cursor() as cur, cur.copy(f"COPY desk_response_cycles ({', '.join(CYCLE_COLUMNS)}) FROM STDIN") as cp:
+                for r in cycle_rows(seen):
                     cp.write_row(r)
             conn.commit()
             conn.autocommit = True
-            conn.execute("VACUUM ANALYZE desk_tickets")  # the steady state autovacuum reaches (visibility map)
+            for table in ("desk_tickets", "desk_response_cycles"):
+                conn.execute(f"VACUUM ANALYZE {table}")  # the steady state autovacuum reaches (visibility map)
             conn.autocommit = False
             conn.commit()
-    return {"rows": n, "seconds": round(time.perf_counter() - t0, 1)}
+    return {"rows": n, "response_cycles": sum(1 for t in seen if t[1] == "closed" and t[0] % 4 == 0),
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _sqlite_val(v):
@@ -247,6 +280,64 @@ def bench_creation(url: str, info: dict, n: int) -> dict:
         clock.advance(timedelta(seconds=7))
     engine.dispose()
     return summary(times)
+
+
+def bench_report(url: str, now: datetime, runs: int = 5) -> dict:
+    """The monthly SLA report (first/next response, resolution per priority and group, breaches,
+    CSAT) of the current and the previous month, through report.monthly."""
+    from sqlalchemy.orm import Session
+
+    from imdesk.core.db import make_engine
+    from imdesk.desk import report
+
+    engine = make_engine(url)
+    out = {}
+    prev = (now.replace(day=1) - timedelta(days=1))
+    for label, month in (("current_month", now.strftime("%Y-%m")), ("previous_month", prev.strftime("%Y-%m"))):
+        times = []
+        for _ in range(runs):
+            with Session(engine) as s:
+                t0 = time.perf_counter()
+                data = report.monthly(s, month, now=now)
+                times.append((time.perf_counter() - t0) * 1000)
+        out[label] = {**summary(times), "tickets": sum(p["tickets"] for p in data["per_priority"]),
+                      "next_response_measured": sum(p["next_response_measured"] for p in data["per_priority"])}
+    engine.dispose()
+    return out
+
+
+def bench_replies(url: str, info: dict, n: int) -> dict:
+    """Customer reply (starts a next-response clock) and agent reply (ends it) on fresh tickets."""
+    from sqlalchemy.orm import Session
+
+    from imdesk.accounts.services import actor_for_user_id
+    from imdesk.core.clock import FixedClock
+    from imdesk.core.db import make_engine
+    from imdesk.desk import services
+
+    engine = make_engine(url)
+    clock = FixedClock(datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+    with Session(engine) as s:
+        customer = actor_for_user_id(s, info["customers"][0])
+        agent = actor_for_user_id(s, info["agents"][1])
+        ids = []
+        for i in range(n):
+            t = services.create_ticket(s, customer, clock=clock, title=f"群聊消息撤回失败 (reply bench {i})",
+                                       description="部分用户")
+            services.do_add_reply(s, agent, t.id, "first response", clock=clock)
+            ids.append(t.id)
+        s.commit()
+    cust_ms, agent_ms = [], []
+    for tid in ids:
+        for actor, bucket in ((customer, cust_ms), (agent, agent_ms)):
+            clock.advance(timedelta(seconds=30))
+            with Session(engine) as s:
+                t0 = time.perf_counter()
+                services.do_add_reply(s, actor, tid, "more details / answer", clock=clock)
+                s.commit()
+                bucket.append((time.perf_counter() - t0) * 1000)
+    engine.dispose()
+    return {"customer_reply": summary(cust_ms), "agent_reply": summary(agent_ms)}
 
 
 def bench_sla(url: str) -> dict:
@@ -442,6 +533,10 @@ def run(engine_name: str, args) -> dict:
         print(f"[{engine_name}] bulk load {result['bulk_load']}", flush=True)
         result["create_with_triage"] = bench_creation(url, info, args.creates)
         print(f"[{engine_name}] create {result['create_with_triage']}", flush=True)
+        result["monthly_report"] = bench_report(url, now)
+        print(f"[{engine_name}] report {result['monthly_report']}", flush=True)
+        result["replies"] = bench_replies(url, info, args.replies)
+        print(f"[{engine_name}] replies {result['replies']}", flush=True)
         result["sla_job"] = bench_sla(url)
         print(f"[{engine_name}] sla {result['sla_job']}", flush=True)
         proc, base = start_server(url, workdir)
@@ -494,6 +589,7 @@ def main() -> None:
     ap.add_argument("--crossing", type=int, default=3000, help="open tickets past their warn/due instant")
     ap.add_argument("--creates", type=int, default=300)
     ap.add_argument("--queue-requests", type=int, default=60)
+    ap.add_argument("--replies", type=int, default=100, help="customer + agent reply pairs timed")
     ap.add_argument("--load-seconds", type=int, default=20)
     ap.add_argument("--keep", action="store_true", help="keep the database and work folder")
     args = ap.parse_args()

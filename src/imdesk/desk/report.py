@@ -39,8 +39,11 @@ def _pct(n: int, d: int) -> float | None:
     return round(100.0 * n / d, 2) if d else None
 
 
-def _ticket_metrics(session: Session, in_month, key_col, now: datetime) -> dict[Any, dict[str, int]]:
-    """First-response and resolution counts of the month's tickets, grouped by ``key_col``."""
+_KEYS = (Ticket.priority, Ticket.group_id)
+
+
+def _ticket_metrics(session: Session, in_month, now: datetime) -> dict[tuple, dict[str, int]]:
+    """First-response and resolution counts of the month's tickets per (priority, group id): one scan."""
     fr_ok = case((and_(Ticket.first_responded_at.is_not(None), Ticket.first_responded_at <= Ticket.first_response_due),
                   1), else_=0)
     fr_measured = case((Ticket.first_responded_at.is_not(None), 1),
@@ -48,16 +51,17 @@ def _ticket_metrics(session: Session, in_month, key_col, now: datetime) -> dict[
     res_ok = case((and_(Ticket.resolved_at.is_not(None), Ticket.resolved_at <= Ticket.resolution_due), 1), else_=0)
     res_measured = case((Ticket.resolved_at.is_not(None), 1), (Ticket.resolution_due < now, 1), else_=0)
     rows = session.execute(
-        select(key_col, func.count(), func.sum(fr_ok), func.sum(fr_measured), func.sum(res_ok), func.sum(res_measured))
-        .where(in_month).group_by(key_col)).all()
-    return {key: {"tickets": int(n), "first_response_met": int(fok or 0), "first_response_measured": int(fm or 0),
-                  "resolution_met": int(rok or 0), "resolution_measured": int(rm or 0)}
-            for key, n, fok, fm, rok, rm in rows}
+        select(*_KEYS, func.count(), func.sum(fr_ok), func.sum(fr_measured), func.sum(res_ok), func.sum(res_measured))
+        .where(in_month).group_by(*_KEYS)).all()
+    return {(prio, gid): {"tickets": int(n), "first_response_met": int(fok or 0),
+                          "first_response_measured": int(fm or 0), "resolution_met": int(rok or 0),
+                          "resolution_measured": int(rm or 0)}
+            for prio, gid, n, fok, fm, rok, rm in rows}
 
 
-def _next_response_metrics(session: Session, start: datetime, end: datetime, key_col,
-                           now: datetime) -> dict[Any, dict[str, int]]:
-    """Next-response clocks started in the month, grouped by ``key_col`` of their ticket.
+def _next_response_metrics(session: Session, start: datetime, end: datetime,
+                           now: datetime) -> dict[tuple, dict[str, int]]:
+    """Next-response clocks started in the month, per (priority, group id) of their ticket.
 
     Met: answered by the due time (or while the clock stood still). Breached: answered after the
     due time, or unanswered past it (still open, or ended by resolving/closing the ticket without a
@@ -69,12 +73,23 @@ def _next_response_metrics(session: Session, start: datetime, end: datetime, key
                           or_(and_(c.ended_at.is_not(None), c.ended_at > c.due_at),
                               and_(c.ended_at.is_(None), c.due_at < now))), 1), else_=0)
     rows = session.execute(
-        select(key_col, func.count(), func.sum(met), func.sum(breached))
+        select(*_KEYS, func.count(), func.sum(met), func.sum(breached))
         .select_from(c).join(Ticket, Ticket.id == c.ticket_id)
         .where(c.started_at >= start, c.started_at < end, Ticket.merged_into_id.is_(None))
-        .group_by(key_col)).all()
-    return {key: {"next_response_clocks": int(n), "next_response_met": int(m or 0),
-                  "next_response_breached": int(b or 0)} for key, n, m, b in rows}
+        .group_by(*_KEYS)).all()
+    return {(prio, gid): {"next_response_clocks": int(n), "next_response_met": int(m or 0),
+                          "next_response_breached": int(b or 0)} for prio, gid, n, m, b in rows}
+
+
+def _fold(*parts: dict[tuple, dict[str, int]], index: int) -> dict[Any, dict[str, int]]:
+    """Sum the (priority, group) counts over one of the two keys (0: priority, 1: group id)."""
+    out: dict[Any, dict[str, int]] = {}
+    for part in parts:
+        for key, counts in part.items():
+            acc = out.setdefault(key[index], {})
+            for k, v in counts.items():
+                acc[k] = acc.get(k, 0) + v
+    return out
 
 
 _ZERO = {"tickets": 0, "first_response_met": 0, "first_response_measured": 0, "resolution_met": 0,
@@ -98,16 +113,13 @@ def monthly(session: Session, month: str, *, now: datetime | None = None) -> dic
     in_month = and_(Ticket.created_at >= start, Ticket.created_at < end, Ticket.merged_into_id.is_(None))
     groups = dict(session.execute(select(SupportGroup.id, SupportGroup.key)).all())
 
-    by_prio = _ticket_metrics(session, in_month, Ticket.priority, now)
-    nr_prio = _next_response_metrics(session, start, end, Ticket.priority, now)
-    per = {p: _finish({"priority": p, **_ZERO, **by_prio.get(p, {}), **nr_prio.get(p, {})}) for p in PRIORITIES}
-
-    by_group = _ticket_metrics(session, in_month, Ticket.group_id, now)
-    nr_group = _next_response_metrics(session, start, end, Ticket.group_id, now)
-    per_group = []
-    for gid in sorted(set(by_group) | set(nr_group), key=lambda g: (g is None, groups.get(g, ""))):
-        per_group.append(_finish({"group": groups.get(gid, "") if gid is not None else "",
-                                  **_ZERO, **by_group.get(gid, {}), **nr_group.get(gid, {})}))
+    tickets = _ticket_metrics(session, in_month, now)
+    clocks = _next_response_metrics(session, start, end, now)
+    by_prio = _fold(tickets, clocks, index=0)
+    per = {p: _finish({"priority": p, **_ZERO, **by_prio.get(p, {})}) for p in PRIORITIES}
+    by_group = _fold(tickets, clocks, index=1)
+    per_group = [_finish({"group": groups.get(gid, "") if gid is not None else "", **_ZERO, **by_group[gid]})
+                 for gid in sorted(by_group, key=lambda g: (g is None, groups.get(g, "")))]
 
     res_met = sum(p["resolution_met"] for p in per.values())
     res_meas = sum(p["resolution_measured"] for p in per.values())
