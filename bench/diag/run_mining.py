@@ -8,12 +8,13 @@ result says which ones were missing. One configuration for all datasets: only th
 from ``formats.tsv`` differs per dataset, as the issue allows.
 
 Grouping accuracy is Loghub's: a line is correct iff the set of lines in its predicted group equals
-the set of lines in its ground-truth group.
+the set of lines in its ground-truth group. Each dataset is printed next to drain3 (default
+settings) and Drain with tuned settings (``DRAIN_TUNED``), the issue's floor per dataset.
 
 Speed: lines per second of ``TemplateMiner.add_batch`` (plus one template id per line) and of
 ``drain3.TemplateMiner.add_log_message`` (default settings) on the same contents, each run with a
 fresh miner, ours and drain3's alternately, ``--repeat`` times; the median is reported (the machine
-is shared). Three inputs:
+is shared; the speed-ups of the single runs are in the result too). Three inputs:
 
 - ``first_pass``: the 8,000 Loghub lines of the measured datasets, concatenated, once: every shape
   is new to the miner (the hard case for our caches);
@@ -22,7 +23,10 @@ is shared). Three inputs:
 - ``repeated``: the Loghub lines repeated to ``--lines``, each copy with its digits rotated so no
   line repeats verbatim.
 
-Results go to ``bench/results/diag_mining.json``.
+Results go to ``bench/results/diag_mining.json``; the figures last measured are in docs/diag-logs.md.
+The issue's speed bar is 5x drain3 "on the same lines": ``repeated`` clears it by far,
+``first_pass`` does not yet (see the docs), and ``distinct_shapes`` is slower than drain3, which
+masks nothing by default.
 """
 
 from __future__ import annotations
@@ -49,7 +53,13 @@ DATASETS_16 = [
     "HDFS", "Hadoop", "Spark", "Zookeeper", "BGL", "HPC", "Thunderbird", "Windows",
     "Linux", "Android", "HealthApp", "Apache", "Proxifier", "OpenSSH", "OpenStack", "Mac",
 ]
-DRAIN_TUNED = {"HDFS": 0.998, "Zookeeper": 0.967, "OpenSSH": 0.789, "Linux": 0.690}
+# Drain with per-dataset tuned settings: on the corrected labels where measured (the 4 here), else
+# the Loghub paper's figures. The issue's bar: no dataset below these.
+DRAIN_TUNED = {
+    "HDFS": 0.998, "Zookeeper": 0.967, "OpenSSH": 0.789, "Linux": 0.690, "Hadoop": 0.948, "Spark": 0.920,
+    "BGL": 0.963, "HPC": 0.887, "Thunderbird": 0.955, "Windows": 0.997, "Android": 0.911, "HealthApp": 0.780,
+    "Apache": 1.000, "Proxifier": 0.527, "OpenStack": 0.733, "Mac": 0.787,
+}
 
 
 def shared_data() -> Path:
@@ -125,12 +135,14 @@ def main() -> int:
         ga_d3 = grouping_accuracy(truth, run_drain3(contents))
         result["datasets"][name] = round(ga, 4)
         result["drain3_default"][name] = round(ga_d3, 4)
-        ref = DRAIN_TUNED.get(name)
-        print(f"{name:12s} GA ours {ga:.4f}   drain3 default {ga_d3:.4f}   Drain tuned (paper) {ref}")
+        ref = DRAIN_TUNED[name]
+        flag = "" if ga >= ref else "   BELOW Drain tuned"
+        print(f"{name:12s} GA ours {ga:.4f}   drain3 default {ga_d3:.4f}   Drain tuned {ref:.3f}{flag}")
     if result["datasets"]:
         mean = sum(result["datasets"].values()) / len(result["datasets"])
         result["mean_measured"] = round(mean, 4)
-        print(f"mean over {len(result['datasets'])} measured datasets: {mean:.4f}")
+        print(f"mean over {len(result['datasets'])} measured datasets: {mean:.4f} (the issue's bar: >= 0.95 over all 16)")
+        result["below_drain_tuned"] = [k for k, v in result["datasets"].items() if v < DRAIN_TUNED[k]]
     print(f"not measured here (data absent): {', '.join(result['missing'])}")
 
     if all_contents:

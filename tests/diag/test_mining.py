@@ -10,7 +10,42 @@ def test_masking_of_common_variables():
     toks = mask_tokens('open /var/lib/im/x.db from 10.0.0.7:3306 id=550e8400-e29b-41d4-a716-446655440000 '
                        'addr=0x7ffd hash=deadbeef01 user="Zhang San" mail=a.b@corp.cn at Mon Jan 5 took 35ms')
     assert toks == ("open", "<*>", "from", "<*>", "id=", "<*>", "addr=", "<*>", "hash=", "<*>", "user=", "<*>",
-                    "mail=", "<*>", "at", "<*>", "<*>", "<*>", "took", "<*>")
+                    "mail=", "<*>", "at", "<*>", "took", "<*>")  # "Mon Jan 5": adjacent variables, one
+
+
+def test_a_value_of_variable_length_is_one_variable():
+    # a number and its unit, a parenthesised size, "<1 sec" next to "00:12": one variable each
+    a = mask_tokens("h:80 close, 6014 bytes (5.87 KB) sent, 733 bytes received, lifetime <1 sec")
+    b = mask_tokens("h:80 close, 403 bytes sent, 0 bytes received, lifetime 00:12")
+    assert a == b == ("<*>", "close,", "<*>", "sent,", "<*>", "received,", "lifetime", "<*>")
+    assert mask_tokens("size 93.0 B, free 317.1 KB)") == mask_tokens("size 5.2 KB, free 5.2 KB)") == ("size", "<*>", "free", "<*>")
+    # a list of ids of any length
+    assert mask_tokens("delete blk_1 blk_-2 blk_3 done") == mask_tokens("delete blk_7 done") == ("delete", "<*>", "done")
+    # a unit word elsewhere stays a word
+    assert mask_tokens("min and max") == ("min", "and", "max")
+    m, ids = group_ids(["ask 10.0.0.1:50010 to delete blk_1 blk_2", "ask 10.0.0.2:50010 to delete blk_3",
+                        "ask 10.0.0.3:50010 to delete blk_4 blk_5 blk_6 blk_7"])
+    assert len(set(ids)) == 1 and m.template(0) == "ask <*> to delete <*>"
+
+
+def test_fields_stay_apart_when_collapsing():
+    # a bracketed value, or one ending a comma-separated field, is not merged with its neighbours
+    assert mask_tokens("for ns.example.com [10.0.0.1] failed") == ("for", "ns.example.com", "[<*>]", "failed")
+    assert mask_tokens("for 10-0-0-1.example.com [10.0.0.1] failed") == ("for", "<*>", "[<*>]", "failed")
+    assert mask_tokens("a:1.0, b:2, c:3") == ("<*>,", "<*>,", "<*>")
+    # an empty group is an absent value
+    assert mask_tokens("connection from 10.0.0.1 () at") == mask_tokens("connection from 10.0.0.1 (h1.net) at")
+    m, ids = group_ids([f"reverse mapping for {h} [10.0.0.{i}] failed" for i, h in enumerate(["h1.x.net", "ns.a.com", "h2.y.net"])])
+    assert len(set(ids)) == 1
+
+
+def test_literals_are_values_and_http_methods_are_not():
+    assert mask_tokens("down true canceled false ws=null") == ("down", "<*>", "canceled", "<*>", "ws=", "<*>")
+    assert mask_tokens('10.0.0.1 "GET /v2/x/servers HTTP/1.1" status: 200') == ("<*>", '"GET', "<*>", "status:", "<*>")
+    assert mask_tokens('10.0.0.1 "POST /v2/x HTTP/1.1" status: 200')[1] == '"POST'
+    assert mask_tokens('user="Zhang San" said "get lost"')[:2] == ("user=", "<*>")
+    m, ids = group_ids([f'10.0.0.{i} "{v} /v2/a{i} HTTP/1.1" status: 200 len: {i}' for i, v in enumerate(["GET", "POST"] * 5)])
+    assert len(set(ids)) == 2
 
 
 def group_ids(lines):
@@ -30,6 +65,18 @@ def test_few_distinct_words_stay_separate_templates():
     lines += ["Accepted password for root from 10.0.0.9 port 2222 ssh2"]
     m, ids = group_ids(lines)
     assert len(set(ids[:30])) == 1 and ids[30] != ids[0]
+
+
+def test_the_first_word_is_a_constant_unless_the_rest_is_a_long_match():
+    lines = [f"{w}  (command {1900 + i})" for i, w in enumerate(["boot", "wait", "halt", "boot", "wait"])]
+    _, ids = group_ids(lines)
+    assert ids[0] == ids[3] and ids[1] == ids[4] and len({ids[0], ids[1], ids[2]}) == 3
+    tail = ": scheduler told me to run this job; however, the start time isn't for {} seconds. Ignoring."
+    m, ids = group_ids([f"com.apple.{w}{tail.format(i)}" for i, w in enumerate(["Safari.Update", "fmfd.heartbeat", "CacheDelete"])])
+    assert len(set(ids)) == 1 and m.template(0).startswith("<*> scheduler told me")
+    # a first word that is a variable joins whatever fits
+    _, ids = group_ids(["10.0.0.1 open through proxy p:5070 HTTPS", "h.example.net:443 open through proxy p:5070 HTTPS"])
+    assert len(set(ids)) == 1
 
 
 def test_unrelated_messages_of_equal_length_do_not_merge():
@@ -82,8 +129,8 @@ def test_memory_is_bounded():
 
 _ALPHA = "abcdefghXYZ\u00e9\u4e2d"
 # with characters str.split() breaks on that bytes regexes do not know as whitespace
-_PUNCT = ["", ":", "/", "@", ".", "(", ")", "[", "]", "-", ",", "'", '"', "=", "://", ":\\", "\\",
-          "\u3000", "\xa0", "\x1c", "\u2028"]
+_PUNCT = ["", ":", "/", "@", ".", "(", ")", "[", "]", "{", "}", "-", ",", ";", "'", '"', "=", "://", ":\\", "\\",
+          '"GET ', " KB", " s,", "()", "\u3000", "\xa0", "\x1c", "\u2028"]
 
 
 def _piece(draw, with_digit):
@@ -136,7 +183,7 @@ def test_fast_run_collapse_equals_the_cache_key_regex():
 
     from imdesk.diag.mining import _RUNS0, _runs0
 
-    chars = st.sampled_from(list("0a0b=\"' \n\t:/.-_") + ["\u00e9", "\u3000", "\x1c", "\xa0"])
+    chars = st.sampled_from(list("0a0b=\"' \n\t:/.-_(),;[]{}") + ["\u00e9", "\u3000", "\x1c", "\xa0"])
 
     @settings(max_examples=400, deadline=None)
     @given(st.lists(chars, max_size=40).map("".join))
@@ -152,7 +199,8 @@ def test_a_batch_of_new_shapes_masks_as_one_record_at_a_time():
     from hypothesis import strategies as st
 
     word = st.sampled_from(["a", "b=", "c=7", "'q r'", '"x"', "/v/a/b", "u@h.cn", "http://h/x", "C:\\t", "Jan",
-                            "id=", "pwd=s", "0x1f", "e\u3000f", "12", "=z", "<*>"])
+                            "id=", "pwd=s", "0x1f", "e\u3000f", "12", "=z", "<*>", "KB", "(3.5", "KB)", "[x1],",
+                            "()", "true", '"GET /a HTTP/1.1"', "7;"])
     line = st.lists(word, max_size=6).map(" ".join)
 
     @settings(max_examples=200, deadline=None)

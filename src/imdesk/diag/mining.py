@@ -7,29 +7,42 @@
 
 How a record's content becomes a template:
 
-1. **Masking.** Values are replaced by ``<*>``: quoted strings, URLs, e-mail addresses, absolute
-   paths (POSIX and Windows), month and weekday names, and every token that holds a digit (numbers,
-   hex, ids, UUIDs, IPs, sizes, durations, timestamps, host:port...). ``key=value`` is split into
-   ``key=`` and its value, so a key stays part of the template while its value may vary.
-2. **Candidates.** Clusters are grouped by token count; inside a count, by their first token
-   (Drain's prefix tree, one level deep, with a fallback to the latest clusters of that count when
-   none of that first token fits or the first token is itself a variable word).
-3. **Similarity.** ``key=`` tokens are structure: a record joins a cluster only with the same
+1. **Masking.** Values are replaced by ``<*>``: quoted strings (an HTTP request line keeps its
+   method: ``"GET <*>"``), URLs, e-mail addresses, absolute paths (POSIX and Windows), month and
+   weekday names, ``true``/``false``/``null``, empty groups such as ``()``, and every token that
+   holds a digit (numbers, hex, ids, UUIDs, IPs, sizes, durations, timestamps, host:port...).
+   ``key=value`` is split into ``key=`` and its value, so a key stays part of the template while
+   its value may vary. A value keeps the brackets it is wholly inside (``[<*>]``) and a trailing
+   comma or semicolon (``<*>,``): it is a field of its own.
+2. **Collapsing.** A unit after a value belongs to it (``93.0 B`` and ``5.2 KB``), and a run of
+   adjacent variables becomes one ``<*>``: clusters are grouped by token count, so a value of
+   variable length (``6014 bytes (5.87 KB)`` next to ``733 bytes``, a list of block ids) would
+   otherwise split its template.
+3. **Candidates.** Clusters are grouped by token count; inside a count, by their first token
+   (Drain's prefix tree, one level deep): the first word of a message is a constant, so ``boot
+   (command <*>)`` and ``wait (command <*>)`` are two templates. When no cluster of that first word
+   fits, the latest clusters of that count are tried: all of them when the first token is a
+   variable, otherwise only those whose every other constant the record has, when there are at
+   least ``tail_constants`` (a long message that differs only in its first word names its subject
+   there: ``com.apple.X: scheduler ... Ignoring.``).
+4. **Similarity.** ``key=`` tokens are structure: a record joins a cluster only with the same
    keys in the same places. On the other (message) tokens it joins the most similar cluster when
    at least ``sim_threshold`` of them agree (a constant equal to the template's, or a position the
    template already knows is variable) *and* at least half of the template's message constants
    agree, so a generalised template cannot swallow unrelated records, nor can boilerplate fields
    that every line carries. Otherwise it starts a new cluster.
-4. **Merge.** Positions where the record differs become ``<*>`` in the template.
+5. **Merge.** Positions where the record differs become ``<*>`` in the template; at the end, a
+   position that only ever held a few words splits its cluster (see ``categorical_below``).
 
 Speed: :meth:`TemplateMiner.add_batch` reduces a batch at C speed to its distinct shapes (digits as
-``0``, then :func:`cache_key`, one regex pass per batch); only a shape never seen is masked (token
-masks cached per miner) and scored (two C-speed tuple comparisons per template; for crowded lengths
-the candidates come from a position index, see :meth:`TemplateMiner._window`). Repeated shapes are
-many times faster than ``drain3``; a first pass over new shapes is about 3×, a log of nothing but new
-shapes slower than drain3 (which masks nothing by default). Cluster ids are stable: a hash of the template a cluster was created with, kept in
-the baseline, so a later run that loads the baseline reports the same ids and knows which templates
-are new. The baseline is plain JSON (never pickle: bundles come from outside).
+``0``, then :func:`cache_key` by two literal-prefix regex passes over all new shapes at once); only
+a shape never seen is masked (one decoding per batch, each new word masked once per miner) and
+scored (two C-speed tuple comparisons per template; for crowded lengths the candidates come from a
+position index, see :meth:`TemplateMiner._window`). Figures against ``drain3``:
+``bench/diag/run_mining.py`` and docs/diag-logs.md. Cluster ids are stable: a hash of the template a
+cluster was created with, kept in the baseline, so a later run that loads the baseline reports the
+same ids and knows which templates are new. The baseline is plain JSON (never pickle: bundles come
+from outside).
 """
 
 from __future__ import annotations
@@ -51,7 +64,8 @@ WILDCARD = "<*>"
 BASELINE_VERSION = 1
 
 _PRE = re.compile(
-    r'"[^"]*"'  # quoted values
+    r'(?:(?<="GET )|(?<="PUT )|(?<="POST )|(?<="HEAD )|(?<="PATCH )|(?<="DELETE )|(?<="OPTIONS ))[^"]*(?=")'
+    r'|"(?!(?:GET|PUT|POST|HEAD|PATCH|DELETE|OPTIONS) )[^"]*"'  # quoted values, an HTTP request's method kept
     r"|'[^'\s][^']*'"
     r"|\b[a-z][a-z0-9+.-]*://\S+"  # URLs
     r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"  # e-mail addresses
@@ -68,7 +82,7 @@ _DIGIT = re.compile(r"\d")
 # ``str.split`` breaks on (\x1c-\x1f, and all non-ASCII bytes: U+00A0, U+3000...) is a separator too,
 # or "a\u3000b1" and "c1" would share the key "0" and not their tokens.
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_SEP = rb"""\s="'\x1c-\x1f\x80-\xff"""
+_SEP = rb"""\s="',;()\[\]{}\x1c-\x1f\x80-\xff"""
 _RUNS = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"\d]*+\d[^" + _SEP + rb"]*")
 # the same on digit-normalised bytes (every digit is "0"), faster
 _RUNS0 = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"0]*+0[^" + _SEP + rb"]*")
@@ -97,16 +111,17 @@ def _runs0(norm: bytes) -> bytes:
 _SECRET_KEYS = frozenset(
     ["password", "passwd", "pwd", "pass", "secret", "token", "access_token", "refresh_token", "api_key", "apikey", "app_secret", "authorization", "auth", "jwt", "jwt_secret", "private_key", "credential", "credentials"]
 )
-# month and weekday names are parts of timestamps, so values too
-_TIME_WORDS = frozenset(
-    w.lower() for w in ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "January", "February", "March", "April", "June", "July", "August", "September", "October", "November", "December", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "AM", "PM", "UTC", "GMT", "CST"]
+# words that are values: month and weekday names (parts of timestamps), and the literals true,
+# false and null ("down=true" and "down=false" are one event with a flag)
+_VALUE_WORDS = frozenset(
+    w.lower() for w in ["true", "false", "null", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "January", "February", "March", "April", "June", "July", "August", "September", "October", "November", "December", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "AM", "PM", "UTC", "GMT", "CST"]
 )
 
 
 def _mask_token(tok: str) -> tuple[str, ...]:
     """One whitespace-separated token (after the whole-content masks): one or two tokens."""
     if tok.isalpha():  # most words: no digit, no "=", no <*>
-        return (WILDCARD,) if tok.lower() in _TIME_WORDS else (tok,)
+        return (WILDCARD,) if tok.lower() in _VALUE_WORDS else (tok,)
     if "=" in tok and tok[0] != "=":
         key, _, value = tok.partition("=")
         if _DIGIT.search(key) or WILDCARD in key:
@@ -119,10 +134,24 @@ def _mask_token(tok: str) -> tuple[str, ...]:
     return _mask_value(tok)
 
 
+# an empty group is an absent value: "connection from 1.2.3.4 ()" and "... (host.example.net)"
+_EMPTY = frozenset(["()", "[]", "{}", "<>", '""', "''"])
+_BRACKETS = frozenset(["()", "[]", "{}"])
+
+
 def _mask_value(tok: str) -> tuple[str]:
-    if _DIGIT.search(tok) or WILDCARD in tok or tok.lower() in _TIME_WORDS:
-        return (WILDCARD,)
-    return (tok,)
+    """A value becomes ``<*>``; it keeps what tells it apart from its neighbours: a trailing comma
+    or semicolon (``a=1, b=2,`` is a list of fields) and the brackets it is wholly inside
+    (``host [10.0.0.7]``): such a value is a field of its own, never merged with the variables
+    next to it (see :func:`_collapse`)."""
+    if not (_DIGIT.search(tok) or WILDCARD in tok or tok.lower() in _VALUE_WORDS or tok in _EMPTY):
+        return (tok,)
+    suffix = ""
+    if tok[-1] in ",;" and len(tok) > 1:
+        tok, suffix = tok[:-1], tok[-1]
+    if len(tok) > 1 and tok[0] + tok[-1] in _BRACKETS:
+        return (tok[0] + WILDCARD + tok[-1] + suffix,)
+    return (WILDCARD + suffix,)
 
 
 class _TokenMasks(dict):
@@ -137,16 +166,42 @@ class _TokenMasks(dict):
         return out
 
 
+# units: a number and its unit are one value ("93.0 B" and "5.2 KB", "lifetime <1 sec")
+_UNIT_WORDS = ["B", "KB", "kB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "K", "M", "G", "bytes", "byte", "Bytes",
+               "ms", "us", "\u00b5s", "ns", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute", "minutes",
+               "h", "hr", "hrs", "hour", "hours", "day", "days", "%"]
+_UNITS = frozenset(u + p for u in _UNIT_WORDS for p in ("", ",", ".", ";", ")", "),", ");", "]", "],"))
+_PAIR = WILDCARD + "\x1e" + WILDCARD  # "\x1e" is whitespace to str.split(), so in no token
+
+
+def _collapse(toks: tuple[str, ...]) -> tuple[str, ...]:
+    """Masked tokens with each run of adjacent variables made one, and a unit after a variable
+    dropped: a Drain-family miner clusters by token count, so a value of variable length
+    ("6014 bytes (5.87 KB)" next to "733 bytes", a list of block ids, "<1 sec" next to "00:12")
+    would otherwise split its template."""
+    if _PAIR not in "\x1e".join(toks) and _UNITS.isdisjoint(toks):
+        return toks
+    out: list[str] = []
+    prev = ""
+    for t in toks:
+        if prev == WILDCARD and (t == WILDCARD or t in _UNITS):
+            continue
+        out.append(t)
+        prev = t
+    return tuple(out)
+
+
 def mask_tokens(content: str, cache: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
     """The content as tokens with its variables replaced by ``<*>``.
 
     Every token is masked on its own once the whole-content masks (quotes, URLs, paths...) ran, so
-    a miner keeps the masks of the tokens it met (``cache``, a ``_TokenMasks``)."""
+    a miner keeps the masks of the tokens it met (``cache``, a ``_TokenMasks``); then adjacent
+    variables are made one (:func:`_collapse`)."""
     if '"' in content or "'" in content or "/" in content or "@" in content or "\\" in content:
         content = _PRE.sub(WILDCARD, content)
     if cache is None:
-        return tuple(chain.from_iterable(map(_mask_token, content.split())))
-    return tuple(chain.from_iterable(map(cache.__getitem__, content.split())))
+        return _collapse(tuple(chain.from_iterable(map(_mask_token, content.split()))))
+    return _collapse(tuple(chain.from_iterable(map(cache.__getitem__, content.split()))))
 
 
 _VARIABLE_AS_NONE = {WILDCARD: None}
@@ -248,6 +303,9 @@ class TemplateMiner:
     #: a generalised position whose words took fewer distinct values than this is categorical: its
     #: value is part of the template ("Failed password" vs "Accepted password"), not a variable.
     categorical_below = 3
+    #: a record whose first word is new joins a template of another first word only when it has all
+    #: of that template's other constants, and there are at least this many
+    tail_constants = 3
     #: how many clusters of the same length a record is compared with when its first word is new
     fallback_scan = 200
     #: clusters of one length from which candidates are looked up in a position index rather than
@@ -380,7 +438,7 @@ class TemplateMiner:
         keys = self._keys
         mine = self._mine
         for rk, parts in zip(todo, split, strict=True):
-            toks = tuple(chain.from_iterable(map(get, parts)))
+            toks = _collapse(tuple(chain.from_iterable(map(get, parts))))
             key = keys.get(toks)
             known[rk] = key if key is not None else mine(toks)
 
@@ -456,8 +514,25 @@ class TemplateMiner:
         if best is None:
             # the fallback (no cluster of that first word fits) looks at the latest clusters of that
             # length only, so a log of endless new shapes cannot make mining quadratic
-            best = self._best(self._window(toks, bool(first)), toks)
+            pool = self._window(toks, bool(first))
+            if head != WILDCARD:
+                pool = self._tail_matches(pool, toks)
+            best = self._best(pool, toks)
         return best
+
+    def _tail_matches(self, pool: list[int], toks: tuple[str, ...]) -> list[int]:
+        """The clusters of the pool that a record of another first word may join: those whose every
+        other constant it has, when there are at least ``tail_constants`` of them."""
+        clusters = self.clusters
+        out = []
+        rest = toks[1:]
+        for idx in pool:
+            c = clusters[idx]
+            ct = c.ctoks
+            need = c.consts - (ct[0] is not None)
+            if need >= self.tail_constants and sum(map(eq, ct[1:], rest)) == need:
+                out.append(idx)
+        return out
 
     def _best(self, pool: Iterable[int], toks: tuple[str, ...]) -> int | None:
         """The cluster of the pool the record fits best (the first of equals), or None."""
@@ -646,7 +721,7 @@ class TemplateMiner:
             values = set(cols[i])
             if len(values) < 2:
                 continue
-            if WILDCARD not in values and len(values) < self.categorical_below:
+            if len(values) < self.categorical_below and not any(WILDCARD in v for v in values):
                 out.append((i, True))
             elif "" in values:
                 out.append((i, False))
