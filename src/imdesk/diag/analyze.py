@@ -12,9 +12,8 @@ What happens:
    when its level is above INFO, when it is not a normal record (panics, raw messages), when it
    reports connection counts, or -- at any level -- when one of its lines holds a literal that some
    rule needs (:meth:`RuleSet.line_literals`: the literals derived from every rule regex, and the
-   codes). Those literals are searched at C speed in the lower-cased block: fewer, shared "keys"
-   (``_scan_keys``, chosen on the first block) are found with ``bytes.find``, and a line holding a
-   key is checked for the literals behind it. A hit on a continuation line (stack trace) selects
+   codes). Those literals are searched for in the lower-cased block in one pass by an Aho-Corasick
+   automaton (``ahocorasick_rs``), however many there are. A hit on a continuation line (stack trace) selects
    the record it belongs to; a record is folded with its continuation lines exactly as on the full
    path, also across blocks.
    So the fast path finds what the full path finds (tests/diag/test_analyze_prefilter.py checks
@@ -44,6 +43,8 @@ from operator import and_, itemgetter, not_
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import ahocorasick_rs
+
 from imdesk.core.logging import redact_text
 from imdesk.diag.crosscheck import NodeConfig, check_configs, parse_config
 from imdesk.diag.formats import LEVEL_RANK, LineParser, Record, epoch_to_iso
@@ -57,50 +58,10 @@ _QUIET = {b"D": "DEBUG", b"I": "INFO"}  # level letters of the lines the fast pa
 _PEAK_FIELDS = ("conns", "connections", "active_conns", "current_conns")
 MAX_TEMPLATES = 500  # in the report; stats["templates"] has the total
 MAX_CARRY = 1000  # lines of a record held back for the next block (head, trace, blank lines)
-_KEY_MIN = 3  # shortest substring shared by several literals that may be scanned for instead of them
-_SAMPLE = 1 << 18  # bytes of the first block that the choice of keys is based on
-Keys = list[tuple[bytes, tuple[bytes, ...] | None]]
-_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
-
-
-def _scan_keys(literals: set[bytes], sample: bytes = b"") -> Keys:
-    """Fewer, shared substrings to scan a block for, each with the literals it stands for.
-
-    A scan costs a fixed part plus a part that shrinks with the key's length (``bytes.find``
-    skips further), and a key also costs a check of each line that holds it; ``sample``
-    (lower-cased log text) says how often a candidate occurs. Greedy weighted
-    set cover: the literals themselves and the substrings (3 to 12 bytes) that two or more of them
-    share are the candidates; the one with the lowest cost per literal covered is taken until every
-    literal is covered (``err_im_`` for the 25 codes, ``certificate`` for the x509 messages --
-    unless the sample shows the substring is common). Without a sample, shared substrings of at
-    least 6 bytes only. A line holding a literal holds its key, so the choice never loses a line:
-    it only changes the speed. The literals are None when the key is itself one.
-    """
-    rest = {x for x in literals if not any(y != x and y in x for y in literals)}
-    lines = sample.count(b"\n") + 1
-    cost: dict[bytes, float] = {}
-
-    def price(c: bytes) -> float:
-        if c not in cost:  # a scan of a block (a short needle skips less), then the lines to check
-            scan = 0.3 + 8.0 / len(c)
-            if sample:
-                cost[c] = scan + 40.0 * sample.count(c) / lines
-            else:
-                cost[c] = scan if len(c) >= 6 or c in rest else math.inf
-        return cost[c]
-
-    keys: Keys = []
-    while rest:
-        cands = set(rest)
-        subs: Counter[bytes] = Counter()
-        for lit in rest:
-            subs.update({lit[i:j] for i in range(len(lit)) for j in range(i + _KEY_MIN, min(i + 12, len(lit)) + 1)})
-        cands.update(x for x, n in subs.items() if n > 1)
-        best = min(cands, key=lambda c: (price(c) / sum(c in x for x in rest), -len(c), c))
-        covered = sorted((x for x in rest if best in x), key=len, reverse=True)
-        keys.append((best, None if covered == [best] else tuple(covered)))
-        rest.difference_update(covered)
-    return keys
+def _matcher(forms: set[bytes]) -> ahocorasick_rs.BytesAhoCorasick:
+    """One automaton for every literal a line may hold (Aho-Corasick with SIMD prefilters): a block
+    is searched for all of them in a single pass, whatever their number."""
+    return ahocorasick_rs.BytesAhoCorasick(sorted(forms))
 
 
 def _byte_forms(literals: tuple[str, ...], *, json_mode: bool) -> set[bytes]:
@@ -248,13 +209,11 @@ class Analyzer:
         self.unknown_format: list[str] = []
         self._recognised = 0
         # what a line must hold to matter at level DEBUG/INFO: a rule literal or a connection count
-        # (`conns=` / `connections=` in a text line, the field names in JSON); the keys to scan for
-        # are chosen on the first block of the first such file
+        # (`conns=` / `connections=` in a text line, the field names in JSON)
         lits = self.rules.line_literals()
         self._forms = {"text": _byte_forms(lits, json_mode=False) | {b"conns=", b"connections="},
                        "json": _byte_forms(lits, json_mode=True) | {b'conns"', b'connections"'}}
-        self._keys: dict[str, Keys] = {}
-        self._strip: dict[str, bytes] = {}
+        self._matchers = {layout: _matcher(forms) for layout, forms in self._forms.items()}
         self._cont_b = tuple(c.encode() for c in self.local_parser.continuation)
         self._carry: list[bytes] = []
 
@@ -386,38 +345,24 @@ class Analyzer:
                 self.records += n
         q0, q1, q2, q3 = quiet
         loud = [i for i, ln in enumerate(block) if not (q0 in ln or q1 in ln or q2 in ln or q3 in ln)]
-        hits = self._hits(block, blob, "json")
+        hits = self._hits(blob, "json")
         del blob
         self._parse_selected(block, base, entry, loud, hits, None)
 
-    def _hits(self, block: list[bytes], blob: bytes, layout: str, quiet: list[bool] | None = None) -> set[int]:
-        """Indexes of the lines of ``block`` (``blob``: the lines joined) holding a literal.
+    def _hits(self, blob: bytes, layout: str) -> set[int]:
+        """Indexes of the lines of ``blob`` (a block's lines joined by ``\\n``) holding a literal.
 
-        With ``quiet`` (text logs), a record of level WARN and above is parsed anyway: not checked.
-
-        The blob is lower-cased and stripped of every byte no key holds (digits, ``=``... when no
-        key needs them) in one C pass: a key's bytes stay together, the blob gets shorter and each
-        scan faster. Line ends are kept, so a hit's line is still counted right.
+        The block is lower-cased (ASCII, one C pass) and searched once for all the literals; a
+        match's line is the number of line ends before it, counted between consecutive matches,
+        so the whole block is counted once. Matches do not overlap, which never loses a line: an
+        overlapped literal lies on the line of the match that covers it.
         """
-        keys = self._keys.get(layout)
-        if keys is None:
-            keys = self._keys[layout] = _scan_keys(self._forms[layout], blob[:_SAMPLE].lower())
-            keep = {b for k, _ in keys for b in k} | {10}
-            self._strip[layout] = bytes(b for b in range(256) if _LOWER[b] not in keep)
-        low = blob.translate(_LOWER, self._strip[layout])
         out: set[int] = set()
-        for key, lits in keys:
-            if lits is None:
-                out.update(_lines_with(low, key))
-                continue
-            for i in _lines_with(low, key):
-                if quiet is not None and not quiet[i] and block[i][:2] == b"20":
-                    continue
-                ln = block[i].lower()
-                for x in lits:
-                    if x in ln:
-                        out.add(i)
-                        break
+        line = last = 0
+        for _, start, _ in self._matchers[layout].find_matches_as_indexes(blob.lower()):
+            line += blob.count(b"\n", last, start)
+            last = start
+            out.add(line)
         return out
 
     def _plain(self, raw: bytes) -> bool:
@@ -544,7 +489,7 @@ class Analyzer:
         # ... unless a line of theirs holds a rule literal or a connection count (found at C speed);
         # every other line is parsed: levels above INFO, raw messages, panics
         loud = list(compress(range(len(block)), map(not_, quiet)))
-        hits = self._hits(block, b"\n".join(block), "text", quiet)
+        hits = self._hits(b"\n".join(block), "text")
         self._parse_selected(block, base, entry, loud, hits, quiet)
 
     def _json_ts(self, raw: bytes) -> float | None:
