@@ -79,6 +79,19 @@ def test_the_first_word_is_a_constant_unless_the_rest_is_a_long_match():
     assert len(set(ids)) == 1
 
 
+def test_a_split_template_is_split_again_by_the_same_rule():
+    lines = [f"task_{i} Task Transitioned from NEW to SCHEDULED" for i in range(6)]
+    lines += ["task_9 Task Transitioned from SCHEDULED to RUNNING"]
+    lines += [f"attempt_{i} TaskAttempt Transitioned from {a} to {b}" for i, (a, b) in
+              enumerate([("NEW", "UNASSIGNED"), ("UNASSIGNED", "ASSIGNED"), ("ASSIGNED", "RUNNING")] * 2)]
+    m, ids = group_ids(lines)
+    # "Task" and "TaskAttempt" differ in one of few words; after "Task", the states took two values
+    # each (constants), after "TaskAttempt" three (a variable)
+    assert len(set(ids[:6])) == 1 and ids[6] != ids[0] and len(set(ids[7:])) == 1 and ids[7] not in ids[:7]
+    assert m.template(m._keys[mask_tokens(lines[6])]) == "<*> Task Transitioned from SCHEDULED to RUNNING"
+    assert sum(g.count for g in m.groups()) == len(lines)
+
+
 def test_unrelated_messages_of_equal_length_do_not_merge():
     _, ids = group_ids(["session opened for user root", "disk quota exceeded on volume data"[:28],
                         "connection closed by peer now"])

@@ -681,27 +681,42 @@ class TemplateMiner:
                     group.count += key_count[key]
                     key_group[key] = g
                 continue
-            local: dict[tuple[str, ...], int] = {}  # the split positions' values -> group
-            for key in c.keys:
-                toks = key_tokens[key]
-                sig = tuple([toks[i] if by_value or toks[i] == "" else WILDCARD for i, by_value in split])
-                g = local.get(sig)  # type: ignore[assignment]
+            for gt, keys in self._partitions(list(c.tokens), c.keys, split):
+                gid = _cid((c.id, *gt))
+                g = by_id.get(gid)  # type: ignore[assignment]
                 if g is None:
-                    gt = list(c.tokens)
-                    for (i, _), v in zip(split, sig, strict=True):
-                        gt[i] = v
-                    gid = _cid((c.id, *gt))
-                    g = by_id.get(gid)  # type: ignore[assignment]
-                    if g is None:
-                        g = by_id[gid] = len(groups)
-                        groups.append(Group(gid, gt, ci, c.is_new or bool(known and gid not in known)))
-                    local[sig] = g
-                groups[g].count += key_count[key]
-                key_group[key] = g
+                    g = by_id[gid] = len(groups)
+                    groups.append(Group(gid, gt, ci, c.is_new or bool(known and gid not in known)))
+                group = groups[g]
+                for key in keys:
+                    group.count += key_count[key]
+                    key_group[key] = g
         self._groups = groups
         self._key_group = key_group
 
+    def _partitions(self, tokens: list[str], keys: list[int], split: list[tuple[int, bool]]) -> list[tuple[list[str], list[int]]]:
+        """The keys of a template split at its split positions, as (template tokens, keys); each
+        part is a template of its own, so it is split again by the same rule ("Task" and
+        "TaskAttempt" apart, the states after "Task" may take few enough values to be constants)."""
+        key_tokens = self.key_tokens
+        parts: dict[tuple[str, ...], list[int]] = {}  # the split positions' values -> keys
+        for key in keys:
+            toks = key_tokens[key]
+            sig = tuple([toks[i] if by_value or toks[i] == "" else WILDCARD for i, by_value in split])
+            parts.setdefault(sig, []).append(key)
+        out = []
+        for sig, part in parts.items():
+            gt = list(tokens)
+            for (i, _), v in zip(split, sig, strict=True):
+                gt[i] = v
+            sub = self._split_at(gt, part) if len(parts) > 1 else []
+            out.extend(self._partitions(gt, part, sub) if sub else [(gt, part)])
+        return out
+
     def _split_positions(self, c: Cluster) -> list[tuple[int, bool]]:
+        return self._split_at(c.tokens, c.keys)
+
+    def _split_at(self, tokens: list[str], keys: list[int]) -> list[tuple[int, bool]]:
         """Generalised positions that still name different templates, as ``(position, by_value)``:
 
         - ``by_value``: the position only ever held a few words (fewer than ``categorical_below``):
@@ -709,13 +724,11 @@ class TemplateMiner:
         - otherwise, a variable that is sometimes empty (``rhost=`` vs ``rhost=<*>``): an absent
           value is another shape, so empty and present values are told apart.
         """
-        if len(c.keys) < 2:
+        if len(keys) < 2 or WILDCARD not in tokens:
             return []
-        wild = [i for i, t in enumerate(c.tokens) if t == WILDCARD]
-        if not wild:
-            return []
+        wild = [i for i, t in enumerate(tokens) if t == WILDCARD]
         key_tokens = self.key_tokens
-        cols = list(zip(*[key_tokens[k] for k in c.keys], strict=False))  # all of length n
+        cols = list(zip(*[key_tokens[k] for k in keys], strict=False))  # all of length n
         out = []
         for i in wild:
             values = set(cols[i])
