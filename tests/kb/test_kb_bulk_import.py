@@ -110,3 +110,22 @@ def test_cli_refuses_a_bad_jobs_value(capsys, tmp_path):
         main(["kb", "import", str(tmp_path), "--jobs", "-1"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.strip().splitlines() == ["imdesk: error: --jobs must be between 0 and 64"]
+
+
+def test_a_worker_that_dies_fails_the_import_instead_of_hanging(session, tmp_path, monkeypatch):
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    folder = tmp_path / "kb"
+    _corpus(folder, 20)
+    real = services._prepare
+
+    def dies_on_one_file(path, root, existing):
+        if path.name == "doc-005.md":
+            os._exit(3)  # e.g. killed by the OOM killer
+        return real(path, root, existing)
+
+    monkeypatch.setattr(services, "_prepare", dies_on_one_file)
+    monkeypatch.setattr(services, "POOL_MIN_FILES", 1)
+    with pytest.raises(BrokenProcessPool):
+        services.import_directory(session, SYSTEM, folder, workers=2)

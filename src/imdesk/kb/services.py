@@ -336,10 +336,17 @@ def _prepared_files(files: list[Path], root: Path, existing: frozenset[str], wor
     """``_prepare`` of every file, in order: in ``workers`` forked processes for a large import
     (they inherit the loaded segmenter; the main process meanwhile writes to the database), else here."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     if workers > 1 and len(files) >= POOL_MIN_FILES and "fork" in multiprocessing.get_all_start_methods():
-        with multiprocessing.get_context("fork").Pool(workers, _init_worker, (root, existing)) as pool:
-            yield from pool.imap(_prepare_in_worker, files, chunksize=8)
+        # an executor, not multiprocessing.Pool: a worker that dies raises BrokenProcessPool
+        # instead of leaving the import waiting forever
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_init_worker, initargs=(root, existing))
+        try:
+            yield from executor.map(_prepare_in_worker, files, chunksize=8)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
     else:
         for path in files:
             yield _prepare(path, root, existing)
