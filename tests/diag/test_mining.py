@@ -80,16 +80,27 @@ def test_the_first_word_is_a_constant_unless_the_rest_is_a_long_match():
 
 
 def test_a_split_template_is_split_again_by_the_same_rule():
-    lines = [f"task_{i} Task Transitioned from NEW to SCHEDULED" for i in range(6)]
-    lines += ["task_9 Task Transitioned from SCHEDULED to RUNNING"]
+    lines = [f"task_{i} Task Transitioned from new to scheduled" for i in range(6)]
+    lines += ["task_9 Task Transitioned from scheduled to running"]
     lines += [f"attempt_{i} TaskAttempt Transitioned from {a} to {b}" for i, (a, b) in
-              enumerate([("NEW", "UNASSIGNED"), ("UNASSIGNED", "ASSIGNED"), ("ASSIGNED", "RUNNING")] * 2)]
+              enumerate([("new", "unassigned"), ("unassigned", "assigned"), ("assigned", "running")] * 2)]
     m, ids = group_ids(lines)
     # "Task" and "TaskAttempt" differ in one of few words; after "Task", the states took two values
     # each (constants), after "TaskAttempt" three (a variable)
     assert len(set(ids[:6])) == 1 and ids[6] != ids[0] and len(set(ids[7:])) == 1 and ids[7] not in ids[:7]
-    assert m.template(m._keys[mask_tokens(lines[6])]) == "<*> Task Transitioned from SCHEDULED to RUNNING"
+    assert m.template(m._keys[mask_tokens(lines[6])]) == "<*> Task Transitioned from scheduled to running"
     assert sum(g.count for g in m.groups()) == len(lines)
+
+
+def test_enum_members_are_constants_other_words_are_not():
+    states = [("NEW", "INITED"), ("INITED", "SETUP"), ("SETUP", "RUNNING"), ("RUNNING", "SUCCEEDED")]
+    m, ids = group_ids([f"job_{i} Transitioned from {a} to {b}" for i, (a, b) in enumerate(states * 2)])
+    assert len(set(ids)) == 4 and m.template(0) == "<*> Transitioned from NEW to INITED"
+    _, ids = group_ids([f'10.0.0.{i} "{v} /v2/a{i} HTTP/1.1" status: 200' for i, v in enumerate(["GET", "POST", "DELETE"] * 2)])
+    assert len(set(ids)) == 3
+    # lower-case words taking as many values stay one variable (user names)
+    _, ids = group_ids([f"Invalid user {u} from 10.0.0.{i}" for i, u in enumerate(["admin", "oracle", "test", "guest"] * 2)])
+    assert len(set(ids)) == 1
 
 
 def test_unrelated_messages_of_equal_length_do_not_merge():

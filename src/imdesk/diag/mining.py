@@ -32,7 +32,8 @@ How a record's content becomes a template:
    agree, so a generalised template cannot swallow unrelated records, nor can boilerplate fields
    that every line carries. Otherwise it starts a new cluster.
 5. **Merge.** Positions where the record differs become ``<*>`` in the template; at the end, a
-   position that only ever held a few words splits its cluster (see ``categorical_below``).
+   position that only ever held a few words splits its cluster (see ``categorical_below`` and
+   ``enum_below``), and each part is split again by the same rule.
 
 Speed: :meth:`TemplateMiner.add_batch` reduces a batch at C speed to its distinct shapes (digits as
 ``0``, then :func:`cache_key` by two literal-prefix regex passes over all new shapes at once); only
@@ -137,6 +138,8 @@ def _mask_token(tok: str) -> tuple[str, ...]:
 # an empty group is an absent value: "connection from 1.2.3.4 ()" and "... (host.example.net)"
 _EMPTY = frozenset(["()", "[]", "{}", "<>", '""', "''"])
 _BRACKETS = frozenset(["()", "[]", "{}"])
+# an upper-case word (maybe after the quote of an HTTP request): an enum member, see enum_below
+_ENUM = re.compile(r'"?[A-Z][A-Z_]+')
 
 
 def _mask_value(tok: str) -> tuple[str]:
@@ -303,6 +306,11 @@ class TemplateMiner:
     #: a generalised position whose words took fewer distinct values than this is categorical: its
     #: value is part of the template ("Failed password" vs "Accepted password"), not a variable.
     categorical_below = 3
+    #: the same for a position that only held upper-case words (enum members: states such as NEW and
+    #: RUNNING, HTTP methods, levels) while they took fewer values than this: "from NEW to
+    #: SCHEDULED" and "from SCHEDULED to RUNNING" are two events (the Loghub figures are the same
+    #: for any bound from 5 to 50)
+    enum_below = 10
     #: a record whose first word is new joins a template of another first word only when it has all
     #: of that template's other constants, and there are at least this many
     tail_constants = 3
@@ -719,8 +727,9 @@ class TemplateMiner:
     def _split_at(self, tokens: list[str], keys: list[int]) -> list[tuple[int, bool]]:
         """Generalised positions that still name different templates, as ``(position, by_value)``:
 
-        - ``by_value``: the position only ever held a few words (fewer than ``categorical_below``):
-          "Failed password ..." and "Accepted password ..." are two templates;
+        - ``by_value``: the position only ever held a few words (fewer than ``categorical_below``,
+          or fewer than ``enum_below`` upper-case words): "Failed password ..." and "Accepted
+          password ..." are two templates, so are "GET" and "POST" requests;
         - otherwise, a variable that is sometimes empty (``rhost=`` vs ``rhost=<*>``): an absent
           value is another shape, so empty and present values are told apart.
         """
@@ -734,7 +743,9 @@ class TemplateMiner:
             values = set(cols[i])
             if len(values) < 2:
                 continue
-            if len(values) < self.categorical_below and not any(WILDCARD in v for v in values):
+            if not any(WILDCARD in v for v in values) and (
+                len(values) < self.categorical_below or (len(values) < self.enum_below and all(map(_ENUM.fullmatch, values)))
+            ):
                 out.append((i, True))
             elif "" in values:
                 out.append((i, False))
