@@ -41,6 +41,10 @@ def test_fields_stay_apart_when_collapsing():
 
 def test_literals_are_values_and_http_methods_are_not():
     assert mask_tokens("down true canceled false ws=null") == ("down", "<*>", "canceled", "<*>", "ws=", "<*>")
+    assert mask_tokens("updateClipping isOverlap:false, top=3") == ("updateClipping", "isOverlap:<*>,", "top=", "<*>")
+    assert mask_tokens("state:RUNNING:true") == ("state:RUNNING:<*>",) and mask_tokens("a:b") == ("a:b",)
+    _, ids = group_ids(["updateClipping isOverlap:true, top=3", "updateClipping isOverlap:false, top=5"])
+    assert len(set(ids)) == 1
     assert mask_tokens('10.0.0.1 "GET /v2/x/servers HTTP/1.1" status: 200') == ("<*>", '"GET', "<*>", "status:", "<*>")
     assert mask_tokens('10.0.0.1 "POST /v2/x HTTP/1.1" status: 200')[1] == '"POST'
     assert mask_tokens('user="Zhang San" said "get lost"')[:2] == ("user=", "<*>")
@@ -224,7 +228,7 @@ def test_a_batch_of_new_shapes_masks_as_one_record_at_a_time():
 
     word = st.sampled_from(["a", "b=", "c=7", "'q r'", '"x"', "/v/a/b", "u@h.cn", "http://h/x", "C:\\t", "Jan",
                             "id=", "pwd=s", "0x1f", "e\u3000f", "12", "=z", "<*>", "KB", "(3.5", "KB)", "[x1],",
-                            "()", "true", '"GET /a HTTP/1.1"', "7;"])
+                            "()", "true", '"GET /a HTTP/1.1"', "7;", "on:false,", "GET"])
     line = st.lists(word, max_size=6).map(" ".join)
 
     @settings(max_examples=200, deadline=None)

@@ -10,7 +10,8 @@ How a record's content becomes a template:
 1. **Masking.** Values are replaced by ``<*>``: quoted strings (an HTTP request line keeps its
    method: ``"GET <*>"``), URLs, e-mail addresses, absolute paths (POSIX and Windows), month and
    weekday names, ``true``/``false``/``null``, empty groups such as ``()``, and every token that
-   holds a digit (numbers, hex, ids, UUIDs, IPs, sizes, durations, timestamps, host:port...).
+   holds a digit (numbers, hex, ids, UUIDs, IPs, sizes, durations, timestamps, host:port...);
+   ``flag:true`` keeps its name (``flag:<*>``).
    ``key=value`` is split into ``key=`` and its value, so a key stays part of the template while
    its value may vary. A value keeps the brackets it is wholly inside (``[<*>]``) and a trailing
    comma or semicolon (``<*>,``): it is a field of its own.
@@ -138,6 +139,7 @@ def _mask_token(tok: str) -> tuple[str, ...]:
 # an empty group is an absent value: "connection from 1.2.3.4 ()" and "... (host.example.net)"
 _EMPTY = frozenset(["()", "[]", "{}", "<>", '""', "''"])
 _BRACKETS = frozenset(["()", "[]", "{}"])
+_LITERALS = frozenset(["true", "false", "null"])
 # an upper-case word (maybe after the quote of an HTTP request): an enum member, see enum_below
 _ENUM = re.compile(r'"?[A-Z][A-Z_]+')
 
@@ -148,6 +150,9 @@ def _mask_value(tok: str) -> tuple[str]:
     (``host [10.0.0.7]``): such a value is a field of its own, never merged with the variables
     next to it (see :func:`_collapse`)."""
     if not (_DIGIT.search(tok) or WILDCARD in tok or tok.lower() in _VALUE_WORDS or tok in _EMPTY):
+        key, colon, value = tok.rpartition(":")
+        if colon and key and value.rstrip(",;").lower() in _LITERALS:  # "isOverlap:true,"
+            return (key + ":" + WILDCARD + value[len(value.rstrip(",;")) :],)
         return (tok,)
     suffix = ""
     if tok[-1] in ",;" and len(tok) > 1:
