@@ -538,12 +538,16 @@ class TemplateMiner:
         other constant it has, when there are at least ``tail_constants`` of them."""
         clusters = self.clusters
         out = []
-        rest = toks[1:]
+        head = toks[0]
+        least = self.tail_constants
         for idx in pool:
             c = clusters[idx]
             ct = c.ctoks
-            need = c.consts - (ct[0] is not None)
-            if need >= self.tail_constants and sum(map(eq, ct[1:], rest)) == need:
+            first = ct[0] is not None
+            need = c.consts - first
+            # the constants it has, less the first word's (only ever equal in a cluster of its own
+            # first word that did not fit)
+            if need >= least and sum(map(eq, ct, toks)) - (first and ct[0] == head) == need:
                 out.append(idx)
         return out
 
