@@ -30,6 +30,7 @@ class MatrixCtx:
     org_b: int
     actors: dict[str, Actor]  # role key -> actor (no "anonymous")
     extra: dict[str, Any] = field(default_factory=dict)
+    clock: Any = None  # the app's clock: objects made for a row live at the same moment as the request
 
     @property
     def customer_a(self) -> Actor:

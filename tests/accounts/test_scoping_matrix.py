@@ -31,7 +31,7 @@ def test_matrix_has_rows_from_accounts():
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
-def test_scoping_matrix(row: Row, client, session):
+def test_scoping_matrix(row: Row, client, session, clock):
     org_a = make_org(session, "Matrix Org A")
     org_b = make_org(session, "Matrix Org B")
     actors = {
@@ -43,7 +43,7 @@ def test_scoping_matrix(row: Row, client, session):
         "admin": make_user(session, "admin"),
     }
     tokens = {k: make_token(session, a) for k, a in actors.items()}
-    ctx = MatrixCtx(org_a=org_a, org_b=org_b, actors=actors)
+    ctx = MatrixCtx(org_a=org_a, org_b=org_b, actors=actors, clock=clock)
     session.commit()
     failures = []
     for role in ROLE_KEYS:

@@ -8,13 +8,16 @@ from tests.scoping import Row, staff_ok
 
 
 def _ticket(session, ctx) -> int:
-    t = services.create_ticket(session, ctx.customer_a, title="矩阵测试 消息失败", description="some users")
+    # the app's clock (a Tuesday morning in Shanghai): routing respects working hours, so a ticket
+    # made at the wall-clock time of the run could find no agent on duty and stay unassigned
+    t = services.create_ticket(session, ctx.customer_a, title="矩阵测试 消息失败", description="some users",
+                               clock=ctx.clock)
     return t.id
 
 
 def _resolved_ticket(session, ctx) -> int:
     tid = _ticket(session, ctx)
-    services.do_change_status(session, ctx.actors["admin"], tid, "resolve", reason="done")
+    services.do_change_status(session, ctx.actors["admin"], tid, "resolve", reason="done", clock=ctx.clock)
     return tid
 
 
