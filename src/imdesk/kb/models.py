@@ -107,9 +107,9 @@ class Attachment(Base):
 class SearchDoc(Base):
     """One searchable document (article, video or question) with its jieba-segmented text.
 
-    SQLite indexes it with the FTS5 table ``kb_fts_docs`` (external content, kept in step by
-    triggers); PostgreSQL with the GIN index ``ix_kb_fts_search_docs`` on
-    ``to_tsvector('simple', ...)`` of the same columns.
+    SQLite indexes it with the FTS5 tables ``kb_fts_docs`` and ``kb_fts_titles`` (external content,
+    kept in step by triggers); PostgreSQL stores its weighted tsvectors in ``kb_fts_vectors``
+    (GIN-indexed, kept in step by a trigger; migration kb_0004).
     """
 
     __tablename__ = "kb_search_docs"
