@@ -216,6 +216,7 @@ def run_corpus(queries, domain_share: float, pg_url: str | None = None) -> dict:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM ANALYZE kb_search_docs"))  # what autovacuum does soon after
                 conn.execute(text("VACUUM kb_fts_vectors"))
+                conn.execute(text("VACUUM kb_fts_title_vectors"))
             session = make_session_factory(engine)()
         optimize_s = time.perf_counter() - t_opt
         t_cold = time.perf_counter()

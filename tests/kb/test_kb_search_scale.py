@@ -37,9 +37,10 @@ def test_stored_vectors_follow_their_documents(session):
     doc_id = session.execute(text("SELECT id FROM kb_search_docs WHERE slug = 'scale-1'")).scalar_one()
 
     def vectors() -> tuple[str, str] | None:
-        row = session.execute(text("SELECT tsv::text, title_tsv::text FROM kb_fts_vectors WHERE id = :i"),
-                              {"i": doc_id}).first()
-        return (row[0], row[1]) if row else None
+        row = session.execute(text("SELECT v.tsv::text, t.tsv::text FROM kb_fts_vectors v "
+                                   "JOIN kb_fts_title_vectors t ON t.id = v.id WHERE v.id = :i"), {"i": doc_id}).first()
+        gone = session.execute(text("SELECT count(*) FROM kb_fts_title_vectors WHERE id = :i"), {"i": doc_id})
+        return (row[0], row[1]) if row else gone.scalar_one() or None
 
     tsv, title_tsv = vectors()
     assert "'gateway':1A" in tsv and "'errim1002':3B" in tsv and "'idle':" in tsv
@@ -68,7 +69,7 @@ def test_common_terms_do_not_drive_retrieval(session, monkeypatch):
     optimize_index(session)  # PostgreSQL: ANALYZE, whose element statistics give the frequencies
     plan = kb_search.plan_query("gateway quarantine", synonyms=kb_search.synonyms_for(None))
     pg = dialect == "postgresql"
-    df = kb_search._pg_df(session, plan, "tsv") if pg else kb_search._sqlite_df(session, plan)
+    df = kb_search._pg_df(session, plan, "kb_fts_vectors") if pg else kb_search._sqlite_df(session, plan)
     assert df["gateway"] > 100 and df["quarantine"] < 30, df
     kept = kb_search.prune_for_budget(plan, df, 30)
     assert kept.groups == [[("quarantine",)]]
@@ -107,19 +108,21 @@ def test_migration_backfills_existing_documents(scratch_engine):
         ))
     upgrade(scratch_engine)
     pg = scratch_engine.dialect.name == "postgresql"
-    assert ("kb_fts_vectors" in inspect(scratch_engine).get_table_names()) is pg
+    tables = set(inspect(scratch_engine).get_table_names())
+    assert ("kb_fts_vectors" in tables) is pg and ("kb_fts_title_vectors" in tables) is pg
     if pg:
         with scratch_engine.connect() as conn:
-            tsv = conn.execute(text("SELECT v.tsv::text FROM kb_fts_vectors v JOIN kb_search_docs d ON d.id = v.id "
-                                    "WHERE d.slug = 'old-doc'")).scalar_one()
-        assert "'certificate':1A" in tsv and "'apns'" in tsv
+            tsv, titles = conn.execute(text(
+                "SELECT v.tsv::text, t.tsv::text FROM kb_fts_vectors v JOIN kb_search_docs d ON d.id = v.id "
+                "JOIN kb_fts_title_vectors t ON t.id = d.id WHERE d.slug = 'old-doc'")).one()
+        assert "'certificate':1A" in tsv and "'apns'" in tsv and titles == "'certificate':1A 'expired':2A"
     session = make_session_factory(scratch_engine)()
     try:
         assert [h.slug for h in search(session, "apns certificate renew").hits] == ["old-doc"]
     finally:
         session.close()
     downgrade(scratch_engine, "kb_0003")
-    assert "kb_fts_vectors" not in inspect(scratch_engine).get_table_names()
+    assert not {"kb_fts_vectors", "kb_fts_title_vectors"} & set(inspect(scratch_engine).get_table_names())
     if pg:
         indexes = {ix["name"] for ix in inspect(scratch_engine).get_indexes("kb_search_docs")}
         assert "ix_kb_fts_search_docs" in indexes

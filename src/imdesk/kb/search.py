@@ -2,7 +2,8 @@
 
 Documents (articles, videos, questions) are stored in ``kb_search_docs`` with jieba-segmented
 token columns (:mod:`imdesk.kb.text`); SQLite indexes them in the FTS5 tables ``kb_fts_docs`` and
-``kb_fts_titles``, PostgreSQL stores their weighted tsvectors in ``kb_fts_vectors`` (GIN-indexed);
+``kb_fts_titles``, PostgreSQL stores their weighted tsvectors in ``kb_fts_vectors`` and
+``kb_fts_title_vectors`` (GIN-indexed);
 both are kept in step by triggers on ``kb_search_docs``.
 
 Ranking: documents about an error code named in the query first, then full-text relevance (a
@@ -263,9 +264,10 @@ BODY_PASS_WEIGHTS = "1.0, 1.0, 1.0"  # bm25 weights of title, body, codes in the
 TITLE_POSTINGS_BUDGET = 100_000  # the same for the title pass, by whole-text frequencies
 POSTINGS_BUDGET = 20_000  # FTS5 scores every matching row: keep retrieval to about this many postings
 # PostgreSQL: ts_rank reads every matching stored vector from the heap (3-5 us a row), so retrieval
-# there keeps to fewer postings; ranking still scores all the terms. Mixed 100k corpus: 5k postings
-# MRR@10 0.845, p95 about 50 ms; 10k 0.865 but p95 about 130 ms; scoring only the kept terms 0.818.
-PG_POSTINGS_BUDGET = 5_000
+# there keeps to fewer postings; ranking still scores all the terms. Mixed 100k corpus, MRR@10:
+# 3k postings 0.830, 5k 0.845, 6k-10k 0.865 (10k: p95 about 130 ms); scoring only the kept terms
+# instead of all: 0.818 at 5k.
+PG_POSTINGS_BUDGET = 6_000
 PG_EQUAL_WEIGHTS = "1.0, 1.0, 1.0, 1.0"  # ts_rank's weights of D (body), C, B (codes), A (title)
 PG_BODY_PASS_WEIGHTS = PG_EQUAL_WEIGHTS  # equal, as BODY_PASS_WEIGHTS on SQLite
 # (20k rather than 10k since the title pass is budgeted too: domain-only MRR@10 0.66 -> 0.72 within 30 ms)
@@ -290,10 +292,11 @@ def _sqlite_rank(session: Session, match: str, limit: int, filters: Filters, wei
     return [(*row[:-1], -float(row[-1])) for row in rows]
 
 
-def _pg_rank(session: Session, phrases: list[str], limit: int, filters: Filters, column: str,
+def _pg_rank(session: Session, phrases: list[str], limit: int, filters: Filters, table: str,
              weights: str, rank_phrases: list[str] | None = None) -> list[tuple]:
-    """Rank the stored vectors of ``kb_fts_vectors`` (``tsv``: whole text, title A / codes B / body D;
-    ``title_tsv``: title and codes) matching any of ``phrases``; ``weights`` are ts_rank's {D, C, B, A}.
+    """Rank the stored vectors of ``table`` (``kb_fts_vectors``: whole text, title A / codes B /
+    body D; ``kb_fts_title_vectors``: title A and codes B) matching any of ``phrases``; ``weights``
+    are ts_rank's {D, C, B, A}.
     ``rank_phrases`` (default ``phrases``) are the terms scored: retrieval by the selective terms
     only, ranking by all of them (common words still add their small weight)."""
     if not phrases:
@@ -308,17 +311,17 @@ def _pg_rank(session: Session, phrases: list[str], limit: int, filters: Filters,
     match = tsquery("t", phrases)
     scored = tsquery("s", rank_phrases) if rank_phrases and rank_phrases != phrases else match
     where = filters.sql(params)
-    rank = f"ts_rank('{{{weights}}}', v.{column}, q.s, 1)"
+    rank = f"ts_rank('{{{weights}}}', v.tsv, q.s, 1)"
     cte = f"WITH q AS (SELECT ({match}) AS q, ({scored}) AS s) "
     if where:
         sql = (
-            f"{cte}SELECT {_COLS}, {rank} AS r FROM kb_fts_vectors v JOIN kb_search_docs d ON d.id = v.id, q "
-            f"WHERE v.{column} @@ q.q{where} ORDER BY r DESC, d.id LIMIT :n"
+            f"{cte}SELECT {_COLS}, {rank} AS r FROM {table} v JOIN kb_search_docs d ON d.id = v.id, q "
+            f"WHERE v.tsv @@ q.q{where} ORDER BY r DESC, d.id LIMIT :n"
         )
     else:
         sql = (
-            f"{cte}SELECT {_COLS}, f.r FROM (SELECT v.id, {rank} AS r FROM kb_fts_vectors v, q "
-            f"WHERE v.{column} @@ q.q ORDER BY r DESC, v.id LIMIT :n) f JOIN kb_search_docs d ON d.id = f.id "
+            f"{cte}SELECT {_COLS}, f.r FROM (SELECT v.id, {rank} AS r FROM {table} v, q "
+            f"WHERE v.tsv @@ q.q ORDER BY r DESC, v.id LIMIT :n) f JOIN kb_search_docs d ON d.id = f.id "
             "ORDER BY f.r DESC, d.id"
         )
     return [(*row[:-1], float(row[-1])) for row in session.execute(text(sql), params).all()]
@@ -330,8 +333,8 @@ PG_STATS_TTL_S = 60.0
 
 
 def _pg_element_stats(session: Session) -> dict[str, dict[str, int]]:
-    """Estimated document frequencies of the common terms, per stored vector column, from the
-    planner statistics of ``kb_fts_vectors`` (``most_common_elems``, up to 10,000 per column,
+    """Estimated document frequencies of the common terms, per table of stored vectors, from the
+    planner statistics of their ``tsv`` column (``most_common_elems``, up to 10,000 each,
     refreshed by ANALYZE: autovacuum, :func:`optimize_index`). A term not listed is rarer than the
     least common listed one; without statistics (a new, small table) nothing is listed."""
     bind = session.get_bind()
@@ -343,28 +346,29 @@ def _pg_element_stats(session: Session) -> dict[str, dict[str, int]]:
         if cached and now - cached[0] < PG_STATS_TTL_S:
             return cached[1]
     rows = session.execute(text(
-        "SELECT s.attname, s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
+        "SELECT s.tablename, s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
         "FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename AND c.relkind = 'r' "
         "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname "
-        "WHERE s.tablename = 'kb_fts_vectors' AND s.schemaname = current_schema()"
+        "WHERE s.tablename IN ('kb_fts_vectors', 'kb_fts_title_vectors') AND s.attname = 'tsv' "
+        "AND s.schemaname = current_schema()"
     )).all()
     stats: dict[str, dict[str, int]] = {}
-    for column, elems, freqs, reltuples in rows:
+    for table, elems, freqs, reltuples in rows:
         n = max(float(reltuples or 0), 0.0)
         if not elems or not freqs or n <= 0:
             continue
         # freqs: one per element, then the minimum, the maximum and the null fraction
         per = {str(e): max(1, int(f * n)) for e, f in zip(elems, freqs[: len(elems)], strict=False)}
         per[""] = max(1, int(float(freqs[len(elems)]) * n) // 2)  # below the least common listed term
-        stats[str(column)] = per
+        stats[str(table)] = per
     with _pg_stats_lock:
         _pg_stats_cache[key] = (now, stats)
     return stats
 
 
-def _pg_df(session: Session, plan: QueryPlan, column: str) -> dict[str, int]:
+def _pg_df(session: Session, plan: QueryPlan, table: str) -> dict[str, int]:
     """Document frequency estimates of every token of the plan (1 when there are no statistics)."""
-    per = _pg_element_stats(session).get(column, {})
+    per = _pg_element_stats(session).get(table, {})
     rare = per.get("", 1)
     return {t: per.get(t, rare) for g in plan.groups for ph in g for t in ph}
 
@@ -457,16 +461,17 @@ def search(
                     # the domain-only corpus: MRR@10 0.591 -> 0.66; mixed 0.803 -> 0.815).
                     passes.append(_sqlite_rank(session, pruned, depth, filters, BODY_PASS_WEIGHTS))
     elif plain:
-        passes.append(_pg_rank(session, ts_terms(plan), depth, filters, "tsv", PG_EQUAL_WEIGHTS))
+        passes.append(_pg_rank(session, ts_terms(plan), depth, filters, "kb_fts_vectors", PG_EQUAL_WEIGHTS))
     elif plan.groups:
         # the same two passes as on SQLite, over the stored vectors, each pruned by the
-        # document frequencies of its own column (ranking cost grows with the rows matched)
+        # document frequencies of its own table (ranking cost grows with the rows matched)
         every = ts_terms(plan)
-        titles = prune_for_budget(plan, _pg_df(session, plan, "title_tsv"), TITLE_POSTINGS_BUDGET)
-        passes.append(_pg_rank(session, ts_terms(titles) or every, depth, filters, "title_tsv", PG_EQUAL_WEIGHTS,
+        titles = prune_for_budget(plan, _pg_df(session, plan, "kb_fts_title_vectors"), TITLE_POSTINGS_BUDGET)
+        passes.append(_pg_rank(session, ts_terms(titles) or every, depth, filters, "kb_fts_title_vectors",
+                               PG_EQUAL_WEIGHTS, every))
+        pruned = prune_for_budget(plan, _pg_df(session, plan, "kb_fts_vectors"), PG_POSTINGS_BUDGET)
+        passes.append(_pg_rank(session, ts_terms(pruned), depth, filters, "kb_fts_vectors", PG_BODY_PASS_WEIGHTS,
                                every))
-        pruned = prune_for_budget(plan, _pg_df(session, plan, "tsv"), PG_POSTINGS_BUDGET)
-        passes.append(_pg_rank(session, ts_terms(pruned), depth, filters, "tsv", PG_BODY_PASS_WEIGHTS, every))
     for found in passes:
         top_pass = max((float(r[-1]) for r in found), default=0.0) or 1.0
         for row in found:
@@ -520,12 +525,16 @@ def optimize_index(session: Session) -> None:
     """Merge the FTS5 index segments (SQLite) after bulk writes; a no-op on PostgreSQL.
 
     Incremental inserts leave many small b-tree segments that every query has to merge; at 100k
-    documents an optimised index answers about twice as fast. PostgreSQL: ANALYZE the stored
-    vectors, whose element statistics decide which query terms are too common to retrieve by."""
+    documents an optimised index answers about twice as fast. PostgreSQL: move the GIN indexes'
+    pending entries into the index proper (every query scans the pending list: 5 ms for 8k titles)
+    and ANALYZE the stored vectors, whose element statistics decide which query terms are too
+    common to retrieve by."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.flush()
-        session.execute(text("ANALYZE kb_fts_vectors"))
+        for table in ("kb_fts_vectors", "kb_fts_title_vectors"):
+            session.execute(text(f"SELECT gin_clean_pending_list('ix_{table}_tsv'::regclass)"))
+            session.execute(text(f"ANALYZE {table}"))
         with _pg_stats_lock:
             _pg_stats_cache.clear()
         return

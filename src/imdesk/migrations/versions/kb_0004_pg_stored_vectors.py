@@ -2,11 +2,11 @@
 
 Ranking used to rebuild ``setweight(to_tsvector(title), 'A') || ... 'B' || ... 'D'`` for every row
 the GIN index matched (seconds at 100k documents). ``kb_fts_vectors`` holds that vector per search
-document and a second one of title and codes only (``title_tsv``: the "every concept and synonym
-in titles" pass, like SQLite's kb_fts_titles), both GIN-indexed, kept in step by a trigger on
-``kb_search_docs`` (rows go with their document by ``ON DELETE CASCADE``). Their element
-statistics (``pg_stats.most_common_elems``) tell the search which query terms are too common to
-retrieve by. The expression index of kb_0001
+document, ``kb_fts_title_vectors`` one of title and codes only (the "every concept and synonym in
+titles" pass, like SQLite's kb_fts_titles; a table of its own, so that pass reads small rows), both
+GIN-indexed and kept in step by a trigger on ``kb_search_docs`` (rows go with their document by
+``ON DELETE CASCADE``). Their element statistics (``pg_stats.most_common_elems``) tell the search
+which query terms are too common to retrieve by. The expression index of kb_0001
 is dropped (nothing queries it any more). Existing documents are backfilled. SQLite: nothing to
 do (FTS5 tables of kb_0001/kb_0002).
 
@@ -38,35 +38,36 @@ OLD_INDEX_TSV = (
 )
 
 
+TABLES = {"kb_fts_vectors": WEIGHTED, "kb_fts_title_vectors": TITLES}
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(
-        "CREATE TABLE kb_fts_vectors ("
-        "id integer PRIMARY KEY REFERENCES kb_search_docs (id) ON DELETE CASCADE, "
-        "tsv tsvector NOT NULL, title_tsv tsvector NOT NULL)"
+    for table, vector in TABLES.items():
+        op.execute(
+            f"CREATE TABLE {table} (id integer PRIMARY KEY REFERENCES kb_search_docs (id) ON DELETE CASCADE, "
+            "tsv tsvector NOT NULL)"
+        )
+        # 10,000 most common elements in the statistics: the search's document-frequency estimates
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN tsv SET STATISTICS 1000")
+        op.execute(f"INSERT INTO {table} (id, tsv) SELECT id, {vector.format(p='')} FROM kb_search_docs")
+        op.execute(f"CREATE INDEX ix_{table}_tsv ON {table} USING gin (tsv)")
+        op.execute(f"ANALYZE {table}")
+    upserts = " ".join(
+        f"INSERT INTO {table} (id, tsv) VALUES (NEW.id, {vector.format(p='NEW.')}) "
+        "ON CONFLICT (id) DO UPDATE SET tsv = EXCLUDED.tsv;"
+        for table, vector in TABLES.items()
     )
-    # 10,000 most common elements in the statistics: the search's document-frequency estimates
-    op.execute("ALTER TABLE kb_fts_vectors ALTER COLUMN tsv SET STATISTICS 1000")
-    op.execute("ALTER TABLE kb_fts_vectors ALTER COLUMN title_tsv SET STATISTICS 1000")
     op.execute(
-        "CREATE FUNCTION kb_fts_vectors_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "INSERT INTO kb_fts_vectors (id, tsv, title_tsv) "
-        f"VALUES (NEW.id, {WEIGHTED.format(p='NEW.')}, {TITLES.format(p='NEW.')}) "
-        "ON CONFLICT (id) DO UPDATE SET tsv = EXCLUDED.tsv, title_tsv = EXCLUDED.title_tsv; RETURN NULL; END $$"
+        f"CREATE FUNCTION kb_fts_vectors_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {upserts} "
+        "RETURN NULL; END $$"
     )
     op.execute(
         "CREATE TRIGGER kb_fts_vectors_aiu AFTER INSERT OR UPDATE OF title_tokens, codes_tokens, body_tokens "
         "ON kb_search_docs FOR EACH ROW EXECUTE FUNCTION kb_fts_vectors_sync()"
     )
-    op.execute(
-        "INSERT INTO kb_fts_vectors (id, tsv, title_tsv) "
-        f"SELECT id, {WEIGHTED.format(p='')}, {TITLES.format(p='')} FROM kb_search_docs"
-    )
-    op.execute("CREATE INDEX ix_kb_fts_vectors_tsv ON kb_fts_vectors USING gin (tsv)")
-    op.execute("CREATE INDEX ix_kb_fts_vectors_title_tsv ON kb_fts_vectors USING gin (title_tsv)")
     op.execute("DROP INDEX IF EXISTS ix_kb_fts_search_docs")
-    op.execute("ANALYZE kb_fts_vectors")
 
 
 def downgrade() -> None:
@@ -75,4 +76,5 @@ def downgrade() -> None:
     op.execute(f"CREATE INDEX IF NOT EXISTS ix_kb_fts_search_docs ON kb_search_docs USING gin ({OLD_INDEX_TSV})")
     op.execute("DROP TRIGGER IF EXISTS kb_fts_vectors_aiu ON kb_search_docs")
     op.execute("DROP FUNCTION IF EXISTS kb_fts_vectors_sync()")
-    op.execute("DROP TABLE IF EXISTS kb_fts_vectors")
+    for table in TABLES:
+        op.execute(f"DROP TABLE IF EXISTS {table}")
