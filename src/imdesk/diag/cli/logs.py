@@ -115,10 +115,14 @@ def templates_cmd(
         raise _fail("no log records found in the input")
     out = sys.stdout
     if json_out:
-        for n, key in enumerate(keys, 1):
-            g = miner.group_of(key)
-            out.write(json.dumps({"line": n, "template_id": g.id, "template": g.template}, ensure_ascii=False))
-            out.write("\n")
+        # each template's part of the object is written once; a line is its number plus that part
+        # (the same text as json.dumps({"line": n, "template_id": ..., "template": ...}))
+        tails: dict[str, str] = {}
+        for g in miner.groups():
+            tails[g.id] = json.dumps({"template_id": g.id, "template": g.template}, ensure_ascii=False)[1:] + "\n"
+        ids = miner.template_ids(keys)
+        for start in range(0, len(ids), 65_536):
+            out.write("".join([f'{{"line": {n}, {tails[t]}' for n, t in enumerate(ids[start : start + 65_536], start + 1)]))
     else:
         groups = sorted((g for g in miner.groups() if g.count), key=lambda g: -g.count)
         for g in groups:
