@@ -15,14 +15,17 @@ Speed: lines per second of ``TemplateMiner.add_batch`` (plus one template id per
 ``drain3.TemplateMiner.add_log_message`` (default settings) on the same contents, each run with a
 fresh miner, ours and drain3's alternately, ``--repeat`` times; the ratio of the medians is reported,
 and the median of the ratios of each run to the drain3 run beside it (the machine is shared: a
-burst of load inflates single runs; the single ratios are in the result too). Three inputs:
+burst of load inflates single runs; the single ratios are in the result too). Four inputs:
 
 - ``first_pass``: the 8,000 Loghub lines of the measured datasets, concatenated, once: every shape
   is new to the miner (the hard case for our caches);
 - ``distinct_shapes``: only the first line of each distinct shape (digits ignored) among them: no
   repeat at all, so no cache can help, only the mining itself;
 - ``repeated``: the Loghub lines repeated to ``--lines``, each copy with its digits rotated so no
-  line repeats verbatim.
+  line repeats verbatim;
+- ``im_server``: ``--im-lines`` record contents of a generated im_server log (the generator of the
+  1 GB analysis bench, ``tests/diag/bundlegen.py``: healthy noise with per-request fields and a
+  database outage), mined once by a fresh miner: a production-like stream.
 
 Results go to ``bench/results/diag_mining.json``; the figures last measured are in docs/diag-logs.md.
 The issue's speed bar is 5x drain3 "on the same lines": ``repeated`` clears it by far,
@@ -46,6 +49,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
+
+sys.path.insert(0, str(REPO / "tests" / "diag"))
 
 from imdesk.diag.formats import LineParser  # noqa: E402
 from imdesk.diag.mining import TemplateMiner  # noqa: E402
@@ -94,6 +99,20 @@ def load_dataset(root: Path, name: str, fmt: str) -> tuple[list[str], list[str]]
     return contents, truth
 
 
+def im_server_contents(n: int) -> list[str]:
+    """The contents (after the header) of the first ``n`` records of a generated im_server log."""
+    from itertools import islice
+
+    from bundlegen import stream_lines
+
+    from imdesk.profiles import load_profile
+
+    parser = LineParser.for_profile(load_profile("im_server"))
+    recs = (parser.parse_line(line, "node1.log", "im-node-1", i + 1)
+            for i, line in enumerate(islice(stream_lines(1440, max(10, n // 1440 + 1)), n)))
+    return [r.content for r in recs if r is not None]
+
+
 def run_ours(contents: list[str]) -> list[str]:
     miner = TemplateMiner()
     keys: list[int] = []
@@ -114,6 +133,7 @@ def run_drain3(contents: list[str]) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=200_000, help="lines for the repeated-shape speed test")
+    ap.add_argument("--im-lines", type=int, default=100_000, help="lines of the generated im_server log")
     ap.add_argument("--repeat", type=int, default=7, help="timed runs of each side (the median is reported)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "diag_mining.json"))
     args = ap.parse_args()
@@ -158,11 +178,13 @@ def main() -> int:
         lines = lines[: args.lines]
         zero = str.maketrans("123456789", "000000000")
         shapes = list({c.translate(zero): c for c in reversed(all_contents)}.values())[::-1]
-        inputs = {"first_pass": all_contents, "distinct_shapes": shapes, "repeated": lines}
+        inputs = {"first_pass": all_contents, "distinct_shapes": shapes, "repeated": lines,
+                  "im_server": im_server_contents(args.im_lines)}
         result["speed_inputs"] = {
             "first_pass": f"the {len(all_contents)} lines of {', '.join(result['datasets'])} concatenated, once",
             "distinct_shapes": f"{len(shapes)} lines: the first of each shape (digits ignored) of first_pass",
             "repeated": f"{len(lines)} lines: first_pass again and again, digits rotated per copy",
+            "im_server": f"{args.im_lines} record contents of a generated im_server log (tests/diag/bundlegen.py), once",
         }
         times: dict[str, dict[str, list[float]]] = {k: {"ours": [], "drain3": []} for k in inputs}
         for _ in range(args.repeat):
