@@ -1,6 +1,7 @@
-"""Browser: an admin edits the keyword classification rules and an SLA policy in the structured
-editors (HTMX): add a row, a bad weight is shown next to its field with everything typed kept,
-the fix saves; a policy target is changed in the zh_CN page."""
+"""Browser: an admin edits the keyword classification rules, an SLA policy and the priority rules in
+the structured editors (HTMX): add a row, a bad weight is shown next to its field with everything
+typed kept, the fix saves; a policy target is changed in the zh_CN page; a priority signal is added
+(its level list follows the dimension chosen), refused without keywords, saved, and deleted again."""
 
 from __future__ import annotations
 
@@ -65,6 +66,42 @@ def test_admin_edits_rules_and_policy(live_server, new_page):
     zh.wait_for_selector("#policy-default .policy-saved")
     zh.click("button[name=locale][value=en]")
     zh.wait_for_selector("html[lang=en]")
+
+
+def test_admin_edits_priority_signals(live_server, new_page):
+    page = new_page("en-US")
+    login(page, live_server, "admin@imdesk.example")
+    page.goto(live_server + "/desk/admin")
+    rows = page.locator("#priority-form tr.signal-row")
+    before = rows.count()
+    page.click("#add-signal")
+    page.wait_for_function(f"document.querySelectorAll('#priority-form tr.signal-row').length == {before + 1}")
+    rows.last.locator("input[name=sig_id]").fill("e2e_printer")
+    rows.last.locator("select[name=sig_dimension]").select_option("urgency")  # the row comes back with urgency levels
+    page.wait_for_function("(() => { const r = [...document.querySelectorAll('#priority-form tr.signal-row')].pop();"
+                           " return [...r.querySelectorAll('select[name=sig_level] option')].map(o => o.value)"
+                           ".join() == 'down,degraded'; })()")
+    new_row = rows.last
+    assert new_row.locator("input[name=sig_id]").input_value() == "e2e_printer"  # kept across the swap
+    new_row.locator("select[name=sig_level]").select_option("degraded")
+    page.locator("#priority-form button[type=submit]").click()
+    page.wait_for_selector("#priority-error")
+    err = page.locator("#priority-form .field-error[data-field^='sig_keywords.']")
+    assert err.count() == 1 and err.inner_text() == "at least one keyword"
+    new_row = page.locator("#priority-form tr.signal-row", has=page.locator("input[name=sig_id][value='e2e_printer']"))
+    assert new_row.locator("select[name=sig_level]").input_value() == "degraded"
+    new_row.locator("textarea[name=sig_keywords]").fill("打印机很慢\nprinter slow")
+    page.locator("#priority-form button[type=submit]").click()
+    page.wait_for_selector("#priority-saved")
+    page.reload()
+    saved = page.locator("#priority-form tr.signal-row", has=page.locator("input[name=sig_id][value='e2e_printer']"))
+    assert saved.locator("textarea[name=sig_keywords]").input_value() == "打印机很慢, printer slow"
+    assert saved.locator("select[name=sig_dimension]").input_value() == "urgency"
+    assert page.locator("#priority-form input[name=sig_id][value='security_incident']").count() == 1
+    saved.locator(".remove-row").click()  # leave the demo as it was
+    page.locator("#priority-form button[type=submit]").click()
+    page.wait_for_selector("#priority-saved")
+    assert page.locator("#priority-form input[name=sig_id][value='e2e_printer']").count() == 0
 
 
 def test_agent_sets_own_working_hours(live_server, new_page):

@@ -1,5 +1,5 @@
-"""The structured admin editors of SLA policies and keyword classification rules: form fields <->
-the JSON the desk stores (the same JSON the raw editors and ``services.do_update_policy`` /
+"""The structured admin editors of SLA policies, keyword classification rules and priority rules:
+form fields <-> the JSON the desk stores (the same JSON the raw editors and ``services.do_update_policy`` /
 ``do_update_rule_set`` take), with validation errors per field.
 
 Pure (no database, no web): the views pass the submitted form as ``{name: [values]}`` and get back
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from imdesk.desk.priority import _LEVEL_RANK
 from imdesk.desk.sla import KINDS, PRIORITIES
 
 MAX_MINUTES = 525_600  # one year
@@ -256,5 +257,90 @@ def parse_rules_form(form: Form, *, existing: Mapping[str, Any], groups: Iterabl
         return ed
     data = dict(existing)
     data.update({"rules": rules, "error_code_hints": hints, "fallback_group": settings["fallback_group"], **numbers})
+    ed.data = data
+    return ed
+
+
+# --------------------------------------------------------------------------------------------
+# priority rules (signals: id, dimension, level, keywords; the default priority)
+
+# the levels that mean something to desk.priority.decide, per dimension (highest first)
+LEVELS: dict[str, tuple[str, ...]] = {
+    "security": ("incident",),
+    "impact": tuple(reversed(_LEVEL_RANK["impact"])),
+    "urgency": tuple(reversed(_LEVEL_RANK["urgency"])),
+    "workaround": ("yes",),
+    "nature": ("question",),
+}
+SIGNAL_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_KEYWORD_SPLIT = re.compile(r"[,，\n\r]+")
+
+
+@dataclass
+class PriorityEditor:
+    """The priority form: signal rows (``id``, ``dimension``, ``level``, ``keywords`` as typed: comma
+    or newline separated) and the default priority; errors keyed ``sig_id.2``, ``sig_level.0``,
+    ``sig_keywords.1``, ``default`` …"""
+
+    signals: list[dict[str, str]]
+    default: str
+    errors: dict[str, FieldError] = field(default_factory=dict)
+    data: dict[str, Any] | None = None
+    saved: bool = False
+
+
+def blank_signal(dimension: str = "impact") -> dict[str, str]:
+    return {"id": "", "dimension": dimension, "level": LEVELS.get(dimension, ("",))[0], "keywords": ""}
+
+
+def priority_editor(data: Mapping[str, Any]) -> PriorityEditor:
+    signals = [{"id": str(s.get("id", "")), "dimension": str(s.get("dimension", "")), "level": str(s.get("level", "")),
+                "keywords": ", ".join(str(k) for k in s.get("keywords") or [])}
+               for s in data.get("signals") or [] if isinstance(s, Mapping)]
+    return PriorityEditor(signals=signals, default=str(data.get("default") or "P2"))
+
+
+def split_keywords(raw: str) -> list[str]:
+    """``a, b`` / one per line / the Chinese comma -> the keywords, whitespace collapsed, empties dropped."""
+    return [k for k in (" ".join(part.split()) for part in _KEYWORD_SPLIT.split(raw)) if k]
+
+
+def parse_priority_form(form: Form, *, existing: Mapping[str, Any]) -> PriorityEditor:
+    """Validate the submitted priority form; keys it does not edit stay as stored. A row with neither
+    an id nor keywords is dropped (how rows are deleted without JavaScript)."""
+    cols = {k: form.get(f"sig_{k}") or [] for k in ("id", "dimension", "level", "keywords")}
+    rows = [{k: str(v[i] if i < len(v) else "").strip() for k, v in cols.items()} for i in range(len(cols["id"]))]
+    ed = PriorityEditor(signals=rows, default=_first(form, "default"))
+    err = ed.errors
+    signals: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        if not row["id"] and not row["keywords"]:
+            continue
+        if not SIGNAL_ID.fullmatch(row["id"]):
+            err[f"sig_id.{i}"] = _e("lower-case letters, digits, - and _ (at most 64)")
+        elif row["id"] in seen:
+            err[f"sig_id.{i}"] = _e("listed twice")
+        seen.add(row["id"])
+        levels = LEVELS.get(row["dimension"])
+        if levels is None:
+            err[f"sig_dimension.{i}"] = _e("one of {choices}", choices=", ".join(LEVELS))
+        elif row["level"] not in levels:
+            err[f"sig_level.{i}"] = _e("one of {choices}", choices=", ".join(levels))
+        keywords = split_keywords(row["keywords"])
+        lowered = [k.lower() for k in keywords]
+        if not keywords:
+            err[f"sig_keywords.{i}"] = _e("at least one keyword")
+        elif any(len(k) > KEYWORD_MAX or _CONTROL.search(k) for k in keywords):
+            err[f"sig_keywords.{i}"] = _e("each keyword at most {n} characters", n=KEYWORD_MAX)
+        elif len(set(lowered)) < len(lowered):
+            err[f"sig_keywords.{i}"] = _e("a keyword is listed twice")
+        signals.append({"id": row["id"], "dimension": row["dimension"], "level": row["level"], "keywords": keywords})
+    if ed.default not in PRIORITIES:
+        err["default"] = _e("one of {choices}", choices=", ".join(PRIORITIES))
+    if err:
+        return ed
+    data = dict(existing)
+    data.update({"default": ed.default, "signals": signals})
     ed.data = data
     return ed

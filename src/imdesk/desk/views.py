@@ -4,6 +4,7 @@ returned when ``is_htmx_partial(request)``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -381,9 +382,10 @@ register_panel(_customer_panel, audience="customer", order=10)
 
 def _admin_ctx(session: Session, clock: Clock, error: str | None = None, saved: str | None = None, *,
                policy_ed: editors.PolicyEditor | None = None,
-               rules_ed: editors.RulesEditor | None = None) -> dict[str, Any]:
-    """The admin page; ``policy_ed`` / ``rules_ed`` replace the stored state of the editor just
-    submitted (so what the admin typed, and the errors next to it, are shown)."""
+               rules_ed: editors.RulesEditor | None = None,
+               priority_ed: editors.PriorityEditor | None = None) -> dict[str, Any]:
+    """The admin page; ``policy_ed`` / ``rules_ed`` / ``priority_ed`` replace the stored state of the
+    editor just submitted (so what the admin typed, and the errors next to it, are shown)."""
     ctx = queries.admin_overview(session, today=clock.now().date())
     eds = [editors.policy_editor(d) for d in ctx["policy_data"].values()] + [editors.new_policy_editor()]
     if policy_ed is not None and policy_ed.is_new and policy_ed.saved:  # stored: now one of the existing ones
@@ -391,10 +393,10 @@ def _admin_ctx(session: Session, clock: Clock, error: str | None = None, saved: 
             e.saved = e.saved or (not e.is_new and e.name == policy_ed.name)
     elif policy_ed is not None:
         eds = [policy_ed if e.dom_id == policy_ed.dom_id else e for e in eds]
-    if rules_ed is None:
-        rules_ed = editors.rules_editor(ctx["rule_data"].get("classification") or {})
-        _blank_rows(rules_ed)
-    return {**ctx, "error": error, "saved": saved, "policy_editors": eds, "rules_ed": rules_ed}
+    rules_ed = rules_ed or _fresh_rules_editor(ctx["rule_data"].get("classification") or {})
+    priority_ed = priority_ed or _fresh_priority_editor(ctx["rule_data"].get("priority_rules") or {})
+    return {**ctx, "error": error, "saved": saved, "policy_editors": eds, "rules_ed": rules_ed,
+            "priority_ed": priority_ed, **_priority_lookup()}
 
 
 def _saved_copy(ed: editors.PolicyEditor) -> editors.PolicyEditor:
@@ -403,10 +405,20 @@ def _saved_copy(ed: editors.PolicyEditor) -> editors.PolicyEditor:
     return out
 
 
-def _blank_rows(ed: editors.RulesEditor) -> None:
-    """One empty keyword row and one empty error-code row to fill in (adding rows without JavaScript)."""
+def _fresh_rules_editor(data: dict[str, Any]) -> editors.RulesEditor:
+    """The stored rules, plus one empty keyword row and one empty error-code row to fill in (adding
+    rows without JavaScript)."""
+    ed = editors.rules_editor(data)
     ed.keywords.append({"kw": "", "w": "1", "group": ""})
     ed.codes.append({"code": "", "group": ""})
+    return ed
+
+
+def _fresh_priority_editor(data: dict[str, Any]) -> editors.PriorityEditor:
+    """The stored priority rules plus one empty signal row."""
+    ed = editors.priority_editor(data)
+    ed.signals.append(editors.blank_signal())
+    return ed
 
 
 async def _form_lists(request: Request) -> dict[str, list[str]]:
@@ -429,6 +441,22 @@ def _lookup_ctx(session: Session) -> dict[str, Any]:
     return {"calendar_names": sorted(cfg.calendar_configs) + ["24x7"], "group_keys": sorted(cfg.groups)}
 
 
+def _store(session: Session, ed: editors.PolicyEditor | editors.RulesEditor | editors.PriorityEditor,
+           save: Callable[[], None]) -> None:
+    """Run ``save`` (a service call storing ``ed.data``) in a savepoint when the form was valid: a
+    refusal by the service lands on the form (``_form``) and nothing is stored."""
+    if ed.data is None:
+        return
+    try:
+        with session.begin_nested():
+            save()
+        ed.saved = True
+    except ImdeskError as exc:
+        if exc.status >= 500:
+            raise
+        ed.errors["_form"] = (exc.detail, {})
+
+
 @router.post("/desk/admin/policy")
 async def admin_policy(request: Request, actor: Actor = Depends(require_admin),
                        session: Session = Depends(get_session, scope="function"),
@@ -442,15 +470,7 @@ async def admin_policy(request: Request, actor: Actor = Depends(require_admin),
         raise BadInput(f"unknown SLA policy {name!r}", field="policy")
     ed = editors.parse_policy_form(form, existing=existing, calendars=overview["calendar_names"],
                                    taken_names=overview["policy_data"])
-    if ed.data is not None:
-        try:
-            with session.begin_nested():
-                services.do_update_policy(session, actor, ed.data)
-            ed.saved = True
-        except ImdeskError as exc:
-            if exc.status >= 500:
-                raise
-            ed.errors["_form"] = (exc.detail, {})
+    _store(session, ed, lambda: services.do_update_policy(session, actor, ed.data))
     eds = [ed]
     if ed.saved and ed.is_new:
         eds = [_saved_copy(ed), editors.new_policy_editor()]
@@ -463,25 +483,11 @@ async def admin_rules(request: Request, actor: Actor = Depends(require_admin),
                       session: Session = Depends(get_session, scope="function"),
                       clock: Clock = Depends(get_clock)) -> Response:
     """Save the keyword classification rules from the structured editor."""
-    form = await _form_lists(request)
-    overview = queries.admin_overview(session, today=clock.now().date())
-    ed = editors.parse_rules_form(form, existing=overview["rule_data"].get("classification") or {},
-                                  groups=overview["group_keys"])
-    if ed.data is not None:
-        try:
-            with session.begin_nested():
-                services.do_update_rule_set(session, actor, "classification", ed.data)
-            ed.saved = True
-        except ImdeskError as exc:
-            if exc.status >= 500:
-                raise
-            ed.errors["_form"] = (exc.detail, {})
-    if ed.saved:
-        ed = editors.rules_editor(ed.data or {})
-        ed.saved = True
-        _blank_rows(ed)
-    return _editor_response(request, session, clock, "desk/_rules_editor.html", {"rules_ed": ed},
-                            failed=not ed.saved, rules_ed=ed)
+    def parse(form: editors.Form, existing: dict[str, Any], overview: dict[str, Any]) -> editors.RulesEditor:
+        return editors.parse_rules_form(form, existing=existing, groups=overview["group_keys"])
+
+    return await _save_rule_set(request, session, actor, clock, "classification", parse, _fresh_rules_editor,
+                                "desk/_rules_editor.html", "rules_ed")
 
 
 @router.get("/desk/admin/rules/row")
@@ -492,6 +498,52 @@ def admin_rule_row(request: Request, kind: str = "keyword", actor: Actor = Depen
         raise BadInput("kind must be keyword or code", field="kind")
     row = {"kw": "", "w": "1", "group": ""} if kind == "keyword" else {"code": "", "group": ""}
     return render(request, f"desk/_{kind}_row.html", {"row": row, "i": None, "errors": {}, **_lookup_ctx(session)})
+
+
+async def _save_rule_set(request: Request, session: Session, actor: Actor, clock: Clock, name: str,
+                         parse: Callable[[editors.Form, dict[str, Any], dict[str, Any]], Any],
+                         fresh: Callable[[dict[str, Any]], Any], template: str, key: str,
+                         extra: dict[str, Any] | None = None) -> Response:
+    """Parse the submitted form of the rule set ``name`` (``parse(form, stored JSON, admin overview)``),
+    store it through ``services.do_update_rule_set`` (the JSON editor's path) when valid and answer
+    with the editor: the stored state afresh when saved, the typed one with its errors if not."""
+    form = await _form_lists(request)
+    overview = queries.admin_overview(session, today=clock.now().date())
+    ed = parse(form, overview["rule_data"].get(name) or {}, overview)
+    _store(session, ed, lambda: services.do_update_rule_set(session, actor, name, ed.data))
+    if ed.saved:
+        ed = fresh(ed.data or {})
+        ed.saved = True
+    return _editor_response(request, session, clock, template, {key: ed, **(extra or {})},
+                            failed=not ed.saved, **{key: ed})
+
+
+def _priority_lookup() -> dict[str, Any]:
+    return {"dimension_levels": editors.LEVELS, "priorities": editors.PRIORITIES}
+
+
+@router.post("/desk/admin/priority")
+async def admin_priority(request: Request, actor: Actor = Depends(require_admin),
+                         session: Session = Depends(get_session, scope="function"),
+                         clock: Clock = Depends(get_clock)) -> Response:
+    """Save the priority rules (signals and the default priority) from the structured editor."""
+    return await _save_rule_set(request, session, actor, clock, "priority_rules",
+                                lambda form, existing, _overview: editors.parse_priority_form(form, existing=existing),
+                                _fresh_priority_editor, "desk/_priority_editor.html", "priority_ed", _priority_lookup())
+
+
+@router.get("/desk/admin/priority/row")
+def admin_priority_row(request: Request, sig_id: str = "", sig_dimension: str = "impact", sig_level: str = "",
+                       sig_keywords: str = "", actor: Actor = Depends(require_admin)) -> Response:
+    """A signal row of the priority editor: empty (add a row), or the row as typed with the levels of
+    its (changed) dimension, the first of them chosen when the typed level is not one of them."""
+    levels = editors.LEVELS.get(sig_dimension)
+    if levels is None:
+        raise BadInput(f"unknown dimension {sig_dimension!r}: expected one of {', '.join(editors.LEVELS)}",
+                       field="sig_dimension")
+    row = {"id": sig_id, "dimension": sig_dimension, "level": sig_level if sig_level in levels else levels[0],
+           "keywords": sig_keywords}
+    return render(request, "desk/_signal_row.html", {"row": row, "i": None, "errors": {}, **_priority_lookup()})
 
 
 @router.get("/desk/admin")
