@@ -10,7 +10,8 @@ export IMDESK_DATA_DIR ?= var
 
 .PHONY: run test bench lint clean venv
 
-$(STAMP): pyproject.toml
+# the compiled module is rebuilt when its source changes (an editable install builds it in place)
+$(STAMP): pyproject.toml setup.py src/imdesk/diag/_fastmine.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,bench]'

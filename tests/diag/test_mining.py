@@ -6,6 +6,16 @@ from imdesk.core.errors import BadInput
 from imdesk.diag.mining import TemplateMiner, mask_tokens
 
 
+@pytest.fixture(autouse=True, params=["auto", "python"])
+def engine(request, monkeypatch):
+    """Every test runs with the compiled clustering step (where built) and with the Python one."""
+    if request.param == "python":
+        monkeypatch.setenv("IMDESK_MINING_ENGINE", "python")
+    else:
+        monkeypatch.delenv("IMDESK_MINING_ENGINE", raising=False)
+    return request.param
+
+
 def test_masking_of_common_variables():
     toks = mask_tokens('open /var/lib/im/x.db from 10.0.0.7:3306 id=550e8400-e29b-41d4-a716-446655440000 '
                        'addr=0x7ffd hash=deadbeef01 user="Zhang San" mail=a.b@corp.cn at Mon Jan 5 took 35ms')
@@ -218,6 +228,51 @@ def test_fast_run_collapse_equals_the_cache_key_regex():
     def check(text):
         raw = text.encode("utf-8")
         assert _runs0(raw) == _RUNS0.sub(b"0", raw)
+
+    check()
+
+
+# the whole-content masks as they were written first: one regex of all alternatives (slow: the
+# lookbehinds of its first alternative are tried at every position)
+_PRE_AS_WRITTEN = (
+    r'(?:(?<="GET )|(?<="PUT )|(?<="POST )|(?<="HEAD )|(?<="PATCH )|(?<="DELETE )|(?<="OPTIONS ))[^"]*(?=")'
+    r'|"(?!(?:GET|PUT|POST|HEAD|PATCH|DELETE|OPTIONS) )[^"]*"'
+    r"|'[^'\s][^']*'"
+    r"|\b[a-z][a-z0-9+.-]*://\S+"
+    r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"
+    r"|(?<![\w/])/(?:[\w.@~+-]+/)+[\w.@~+-]*"
+    r"|\b[A-Za-z]:\\[^\s=\"']*"
+)
+
+
+@pytest.mark.parametrize("text", [
+    '"abc"GET x"', 'x"GET /a/b" "post /c"', "a/b /c/d //e/f", "mail a.b+c@d.example.org.", "see http://h/x\"y",
+    "C:\\Windows\\x=1 'q' '' ' x'", '"GET"', "GET /a/b", "", "/", "p:\\ @x.y ://",
+])
+def test_fast_whole_content_masks_equal_the_regex_as_written(text):
+    import re
+
+    from imdesk.diag.mining import WILDCARD, _pre_sub
+
+    assert _pre_sub(text) == re.compile(_PRE_AS_WRITTEN, re.IGNORECASE).sub(WILDCARD, text)
+
+
+def test_fast_whole_content_masks_equal_the_regex_as_written_on_any_text():
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from imdesk.diag.mining import WILDCARD, _pre_sub
+
+    ref = re.compile(_PRE_AS_WRITTEN, re.IGNORECASE)
+    piece = st.sampled_from(list("\"'/@\\: .+-_~aZ1=") + ['"GET ', '"get ', "POST ", '"OPTIONS ', "http", "://", "C:\\",
+                                                       "x@y.cn", "/a/b", "\u00e9", "\u3000"])
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(piece, max_size=24).map("".join))
+    def check(text):
+        assert _pre_sub(text) == ref.sub(WILDCARD, text)
 
     check()
 
