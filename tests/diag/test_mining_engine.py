@@ -113,3 +113,72 @@ def test_a_baseline_loads_into_the_compiled_engine(tmp_path):
     new = [b.group_of(k).is_new for k in keys]
     assert not any(new[:-1]) and new[-1]
     assert b.template_id(keys[0]) == a.template_id(a.add_batch([lines[0]])[0])
+
+
+@compiled
+def test_compiled_cache_keys_equal_the_regex():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from imdesk.diag._fastmine import cache_keys0
+    from imdesk.diag.mining import _DIGITS_TO_ZERO, _cache_key0
+
+    piece = st.sampled_from(list("0a0b=\"' \t\r\x0b\x0c:/.-_(),;[]{}") + ["\u00e9", "\u3000", "\x1c", "\x1f", "\xa0", "://", "x0y"])
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(st.lists(piece, max_size=30).map("".join), max_size=5))
+    def check(texts):
+        norms = [t.encode("utf-8").translate(_DIGITS_TO_ZERO) for t in texts]
+        assert cache_keys0(norms) == [_cache_key0(n) for n in norms]
+
+    check()
+
+
+@compiled
+def test_compiled_masking_loop_equals_collapse():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from imdesk.diag._fastmine import masked_records
+    from imdesk.diag.mining import _UNITS, WILDCARD, _collapse, _TokenMasks
+
+    word = st.sampled_from(["a", "7", "KB", "KB)", "s,", "<*>", "x=1", "k=", "[3]", "(5", "true", "ms", "%", "bytes", "b=c"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.lists(word, max_size=9), max_size=6))
+    def check(split):
+        tok = _TokenMasks()
+        want = [_collapse(tuple(t for w in parts for t in tok[w])) for parts in split]
+        assert masked_records(split, _TokenMasks(), WILDCARD, _UNITS) == want
+
+    check()
+
+
+@compiled
+def test_the_compiled_first_cache_gives_the_keys_of_the_python_one():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    piece = st.sampled_from(["a", "b1", "22", " ", "=", "x=9", "\u00e9", "\u3000", "\n", "://h/1", '"q 1"', "0"])
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.lists(piece, max_size=8).map("".join), min_size=1, max_size=40), st.integers(1, 50))
+    def check(lines, limit):
+        a = TemplateMiner(engine="python")
+        b = TemplateMiner(engine="compiled")
+        b._shapes.limit = limit  # clearing often changes no key
+        half = len(lines) // 2
+        ka = a.add_batch(lines[:half]) + a.add_batch(lines[half:])
+        kb = b.add_batch(lines[:half]) + b.add_batch(lines[half:])
+        assert [a.key_tokens[k] for k in ka] == [b.key_tokens[k] for k in kb]
+        assert a.key_count == b.key_count
+
+    check()
+
+
+@compiled
+def test_a_record_without_utf8_takes_the_bytes_way():
+    m = TemplateMiner(engine="compiled")
+    keys = m.add_batch(["ok 1", "bad \udcff 2", "ok 3"])
+    assert keys[0] == keys[2] != keys[1]
+    assert m.key_count[keys[0]] == 2

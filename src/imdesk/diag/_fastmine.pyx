@@ -482,7 +482,8 @@ cdef class ShapeCache:
     cdef Py_ssize_t *offs
     cdef Py_ssize_t *lens
     cdef Py_ssize_t *vals      # the key, or -1 - j for the j-th new shape of the batch being looked up
-    cdef Py_ssize_t cap, count, limit
+    cdef Py_ssize_t cap, count
+    cdef public Py_ssize_t limit
     cdef char *arena
     cdef Py_ssize_t arena_len, arena_cap
     cdef char *buf
@@ -665,3 +666,83 @@ cdef class ShapeCache:
             if <Py_ssize_t>k < 0:
                 keys[i] = new_keys[-1 - <Py_ssize_t>k]
         return keys
+
+
+# bytes that end a run of the cache key (mining._SEP): ASCII whitespace, = " ' , ; ( ) [ ] { },
+# \x1c-\x1f and every non-ASCII byte
+cdef unsigned char _IS_SEP[256]
+cdef int _b
+for _b in range(256):
+    _IS_SEP[_b] = 1 if (_b in (32, 9, 10, 11, 12, 13) or chr(_b) in "=\"',;()[]{}" or 0x1c <= _b <= 0x1f or _b >= 0x80) else 0
+
+
+def cache_keys0(list norms):
+    """``mining._cache_key0`` of each digit-normalised record: every run of non-separator bytes that
+    holds a ``0`` becomes ``0``; a record holding ``://`` is its own key."""
+    cdef list out = []
+    cdef bytes r
+    cdef const unsigned char *p
+    cdef Py_ssize_t n, i, j, k
+    cdef unsigned char *b = NULL
+    cdef Py_ssize_t cap = 0
+    cdef bint zero
+    try:
+        for r in norms:
+            if b"://" in r:
+                out.append(r)
+                continue
+            p = <const unsigned char *>r
+            n = len(r)
+            if n > cap:
+                PyMem_Free(b)
+                b = <unsigned char *>PyMem_Malloc(n + 16)
+                if b == NULL:
+                    raise MemoryError()
+                cap = n + 16
+            i = 0
+            k = 0
+            while i < n:
+                if _IS_SEP[p[i]]:
+                    b[k] = p[i]
+                    k += 1
+                    i += 1
+                    continue
+                j = i
+                zero = False
+                while j < n and not _IS_SEP[p[j]]:
+                    if p[j] == 48:
+                        zero = True
+                    j += 1
+                if zero:
+                    b[k] = 48
+                    k += 1
+                else:
+                    memcpy(b + k, p + i, j - i)
+                    k += j - i
+                i = j
+            out.append(PyBytes_FromStringAndSize(<char *>b, k))
+    finally:
+        PyMem_Free(b)
+    return out
+
+
+def masked_records(list split, object tok, str wildcard, frozenset units):
+    """Each record's words, masked through ``tok`` (word -> masked tokens) and collapsed as
+    ``mining._collapse`` does: after a variable, another variable or a unit is dropped."""
+    cdef list out = []
+    cdef list parts, toks
+    cdef object w, t
+    cdef tuple m
+    cdef bint after_var
+    for parts in split:
+        toks = []
+        after_var = False
+        for w in parts:
+            m = tok[w]
+            for t in m:
+                if after_var and (t == wildcard or t in units):
+                    continue
+                toks.append(t)
+                after_var = t == wildcard
+        out.append(tuple(toks))
+    return out

@@ -65,8 +65,10 @@ from imdesk.core.errors import BadInput
 try:  # the hot steps, compiled (setup.py); the Python code below is the same rules
     from imdesk.diag._fastmine import Engine as _CompiledEngine
     from imdesk.diag._fastmine import ShapeCache as _ShapeCache
+    from imdesk.diag._fastmine import cache_keys0 as _cache_keys0
+    from imdesk.diag._fastmine import masked_records as _masked_records
 except ImportError:  # not built here: pure Python
-    _CompiledEngine = _ShapeCache = None
+    _CompiledEngine = _ShapeCache = _cache_keys0 = _masked_records = None
 
 WILDCARD = "<*>"
 BASELINE_VERSION = 1
@@ -318,7 +320,7 @@ def render(tokens: Iterable[str]) -> str:
 
 
 def _cid(tokens: Iterable[str]) -> str:
-    return "T" + hashlib.sha1(" ".join(tokens).encode("utf-8")).hexdigest()[:10]
+    return "T" + hashlib.sha1(" ".join(tokens).encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
 class Group:
@@ -488,10 +490,13 @@ class TemplateMiner:
 
     def _norm_keys(self, new: list[bytes]) -> list[int]:
         """The keys of digit-normalised records (no line break in any), through the second cache."""
-        block = b"\n".join(new)
-        runs = _runs0(block).split(b"\n")
-        if b"://" in block:  # see cache_key
-            runs = [r if b"://" in r else rk for r, rk in zip(new, runs, strict=True)]
+        if self._shapes is not None:  # compiled: the same keys
+            runs = _cache_keys0(new)
+        else:
+            block = b"\n".join(new)
+            runs = _runs0(block).split(b"\n")
+            if b"://" in block:  # see cache_key
+                runs = [r if b"://" in r else rk for r, rk in zip(new, runs, strict=True)]
         known = self._runs
         if len(known) + len(runs) > self.cache_entries:  # bounded memory: it only saves work
             known.clear()
@@ -517,9 +522,14 @@ class TemplateMiner:
             words = set(chain.from_iterable(split))
         for w in words:
             tok[w] = _mask_token(w)
-        get = tok.__getitem__
         keys = self._keys
         mine = self._mine
+        if self._shapes is not None:  # compiled: the same tokens
+            for rk, toks in zip(todo, _masked_records(split, tok, WILDCARD, _UNITS), strict=True):
+                key = keys.get(toks)
+                known[rk] = key if key is not None else mine(toks)
+            return
+        get = tok.__getitem__
         for rk, parts in zip(todo, split, strict=True):
             toks = _collapse(tuple(chain.from_iterable(map(get, parts))))
             key = keys.get(toks)
