@@ -281,11 +281,10 @@ cdef class Engine:
                     stamp[idx] = q
                     if self.cl[idx].pos >= lo:
                         cand.append(idx)
-        cand.sort(key=self._pos_of)
+        # in order of place among the clusters of length n: clusters of one length are made in
+        # the order of their ids, so the ids sort the same
+        cand.sort()
         return cand
-
-    def _pos_of(self, Py_ssize_t idx):
-        return self.cl[idx].pos
 
     cdef list _tail_matches(self, list pool, int n):
         cdef int *r = self.rec
@@ -470,6 +469,25 @@ cdef class Engine:
         return 0
 
 
+cdef inline uint64_t _hash(const char *b, Py_ssize_t size):
+    """A 64-bit hash of bytes, 8 at a time (multiply-xorshift; only for the table)."""
+    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>size, w
+    cdef Py_ssize_t i = 0
+    while i + 8 <= size:
+        memcpy(&w, b + i, 8)
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL
+        h ^= h >> 32
+        i += 8
+    w = 0
+    if i < size:
+        memcpy(&w, b + i, size - i)
+        h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL
+    h ^= h >> 29
+    h *= 0x9E3779B97F4A7C15ULL
+    h ^= h >> 32
+    return h
+
+
 cdef class ShapeCache:
     """Digit-normalised record bytes -> key, for whole batches (``TemplateMiner.add_batch``).
 
@@ -610,14 +628,10 @@ cdef class ShapeCache:
                     raise MemoryError()
                 self.buf_cap = size + 64
             b = self.buf
-            h = 14695981039346656037ULL
             for j in range(size):
                 ch = <unsigned char>src[j]
-                if 49 <= ch <= 57:  # "1".."9" -> "0"
-                    ch = 48
-                b[j] = <char>ch
-                h = (h ^ ch) * 1099511628211ULL
-            h ^= h >> 29
+                b[j] = <char>(48 if 49 <= ch <= 57 else ch)  # "1".."9" -> "0"
+            h = _hash(b, size)
             if (self.count + 1) * 2 > self.cap:
                 self._grow()
             mask = self.cap - 1
@@ -688,11 +702,14 @@ def cache_keys0(list norms):
     cdef bint zero
     try:
         for r in norms:
-            if b"://" in r:
-                out.append(r)
-                continue
             p = <const unsigned char *>r
             n = len(r)
+            i = 0
+            while i + 2 < n and not (p[i] == 58 and p[i + 1] == 47 and p[i + 2] == 47):  # "://"
+                i += 1
+            if i + 2 < n:
+                out.append(r)
+                continue
             if n > cap:
                 PyMem_Free(b)
                 b = <unsigned char *>PyMem_Malloc(n + 16)

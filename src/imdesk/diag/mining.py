@@ -803,16 +803,17 @@ class TemplateMiner:
         known = self._known_groups
         key_group = [0] * len(key_tokens)
         for ci, c in enumerate(self.clusters):
-            split = self._split_positions(c)
+            ckeys = c.keys
+            # (_split_at's own first test, here: most clusters are not split)
+            split = self._split_at(c.tokens, ckeys) if len(ckeys) > 1 and WILDCARD in c.tokens else None
             if not split:
-                if c.id in by_id:
-                    g = by_id[c.id]
-                else:
-                    g = by_id[c.id] = len(groups)
-                    is_new = c.is_new or bool(c.keys and known and c.id not in known)
-                    groups.append(Group(c.id, list(c.tokens), ci, is_new))
+                cid = c.id
+                g = by_id.get(cid)  # type: ignore[assignment]
+                if g is None:
+                    g = by_id[cid] = len(groups)
+                    groups.append(Group(cid, list(c.tokens), ci, c.is_new or bool(ckeys and known and cid not in known)))
                 group = groups[g]
-                for key in c.keys:
+                for key in ckeys:
                     group.count += key_count[key]
                     key_group[key] = g
                 continue
@@ -847,9 +848,6 @@ class TemplateMiner:
             sub = self._split_at(gt, part) if len(parts) > 1 else []
             out.extend(self._partitions(gt, part, sub) if sub else [(gt, part)])
         return out
-
-    def _split_positions(self, c: Cluster) -> list[tuple[int, bool]]:
-        return self._split_at(c.tokens, c.keys)
 
     def _split_at(self, tokens: list[str], keys: list[int]) -> list[tuple[int, bool]]:
         """Generalised positions that still name different templates, as ``(position, by_value)``:
