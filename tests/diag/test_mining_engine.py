@@ -182,3 +182,35 @@ def test_a_record_without_utf8_takes_the_bytes_way():
     keys = m.add_batch(["ok 1", "bad \udcff 2", "ok 3"])
     assert keys[0] == keys[2] != keys[1]
     assert m.key_count[keys[0]] == 2
+
+
+@compiled
+@pytest.mark.parametrize("word", [
+    "a", "Jan", "x=1", "=x", "k=", "password=s3cr3t", "-_token=abc", "a1=b", "<*>=x", "k=<*>", "k=true,", "(1)", "[a1],",
+    "7;", ",", ";", "()", "isOverlap:true,", "a:b:null;", ":true", "\u0661\u0662", "x\u00b2", "\u00e9t\u00e9", "\u4e2d1",
+    "ab", "a;", "a,", "[]", "\"\"", "k==v",
+])
+def test_compiled_word_masks_equal_python(word):
+    from imdesk.diag._fastmine import mask_word
+    from imdesk.diag.mining import _mask_token
+
+    assert mask_word(word) == _mask_token(word)
+
+
+@compiled
+def test_compiled_word_masks_equal_python_on_any_word():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from imdesk.diag._fastmine import mask_word
+    from imdesk.diag.mining import _mask_token
+
+    piece = st.sampled_from(list("aZ1=:,;()[]{}<>\"'-_.") + ["<*>", "true", "NULL", "Jan", "pwd", "token", "\u0663", "\u00b2",
+                                                              "\u00e9", "\u4e2d", "\u2167"])
+
+    @settings(max_examples=1000, deadline=None)
+    @given(st.lists(piece, min_size=1, max_size=8).map("".join))
+    def check(word):
+        assert mask_word(word) == _mask_token(word)
+
+    check()

@@ -14,7 +14,7 @@ built.
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, Py_UNICODE_ISDECIMAL
 from libc.math cimport ceil
 from libc.stdint cimport uint64_t
 from libc.string cimport memcmp, memcpy
@@ -763,3 +763,68 @@ def masked_records(list split, object tok, str wildcard, frozenset units):
                 after_var = t == wildcard
         out.append(tuple(toks))
     return out
+
+
+# -- masking one word (mining._mask_token, compiled) ------------------------------------------------
+cdef str _WILD = "<*>"
+cdef frozenset _VALUE_WORDS = frozenset()
+cdef frozenset _SECRET_KEYS = frozenset()
+cdef frozenset _EMPTY = frozenset()
+cdef frozenset _BRACKETS = frozenset()
+cdef frozenset _LITERALS = frozenset()
+
+
+def set_words(str wildcard, frozenset value_words, frozenset secret_keys, frozenset empty, frozenset brackets,
+              frozenset literals):
+    """The word lists of mining.py, which owns them."""
+    global _WILD, _VALUE_WORDS, _SECRET_KEYS, _EMPTY, _BRACKETS, _LITERALS
+    _WILD, _VALUE_WORDS, _SECRET_KEYS, _EMPTY, _BRACKETS, _LITERALS = wildcard, value_words, secret_keys, empty, brackets, literals
+
+
+cdef inline bint _has_digit(str s):
+    """``re.search(r"\\d", s)``: a Unicode decimal digit (what the regex engine tests)."""
+    cdef Py_UCS4 ch
+    for ch in s:
+        if Py_UNICODE_ISDECIMAL(ch):
+            return True
+    return False
+
+
+def mask_word(str tok):
+    """``mining._mask_token``: one whitespace-separated token -> one or two tokens."""
+    cdef str key, value
+    if tok.isalpha():
+        return (_WILD,) if tok.lower() in _VALUE_WORDS else (tok,)
+    cdef Py_ssize_t eq = tok.find("=")
+    if eq > 0:
+        key = tok[:eq]
+        value = tok[eq + 1:]
+        if _has_digit(key) or _WILD in key:
+            return (_WILD,)
+        if not value:
+            return (key + "=", "")
+        if key.lower().lstrip("-_") in _SECRET_KEYS:
+            return (key + "=", _WILD)
+        return (key + "=",) + _mask_value(value)
+    return _mask_value(tok)
+
+
+cdef tuple _mask_value(str tok):
+    cdef str key, colon, value, bare, suffix
+    cdef Py_ssize_t n
+    if not (_has_digit(tok) or _WILD in tok or tok.lower() in _VALUE_WORDS or tok in _EMPTY):
+        key, colon, value = tok.rpartition(":")
+        if colon and key:
+            bare = value.rstrip(",;")
+            if bare.lower() in _LITERALS:
+                return (key + ":" + _WILD + value[len(bare):],)
+        return (tok,)
+    suffix = ""
+    n = len(tok)
+    if n > 1 and (tok[n - 1] == "," or tok[n - 1] == ";"):
+        suffix = tok[n - 1]
+        tok = tok[:n - 1]
+        n -= 1
+    if n > 1 and (tok[0] + tok[n - 1]) in _BRACKETS:
+        return (tok[0] + _WILD + tok[n - 1] + suffix,)
+    return (_WILD + suffix,)

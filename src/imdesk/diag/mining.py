@@ -49,13 +49,15 @@ from outside).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import chain
 from operator import eq
 from pathlib import Path
@@ -66,9 +68,11 @@ try:  # the hot steps, compiled (setup.py); the Python code below is the same ru
     from imdesk.diag._fastmine import Engine as _CompiledEngine
     from imdesk.diag._fastmine import ShapeCache as _ShapeCache
     from imdesk.diag._fastmine import cache_keys0 as _cache_keys0
+    from imdesk.diag._fastmine import mask_word as _mask_word
     from imdesk.diag._fastmine import masked_records as _masked_records
+    from imdesk.diag._fastmine import set_words as _set_words
 except ImportError:  # not built here: pure Python
-    _CompiledEngine = _ShapeCache = _cache_keys0 = _masked_records = None
+    _CompiledEngine = _ShapeCache = _cache_keys0 = _masked_records = _mask_word = _set_words = None
 
 WILDCARD = "<*>"
 BASELINE_VERSION = 1
@@ -193,6 +197,24 @@ def _mask_value(tok: str) -> tuple[str]:
     if len(tok) > 1 and tok[0] + tok[-1] in _BRACKETS:
         return (tok[0] + WILDCARD + tok[-1] + suffix,)
     return (WILDCARD + suffix,)
+
+
+if _set_words is not None:  # the compiled _mask_token uses the same word lists
+    _set_words(WILDCARD, _VALUE_WORDS, _SECRET_KEYS, _EMPTY, _BRACKETS, _LITERALS)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is mined: mining allocates many small containers
+    (which would trigger collections) and makes no reference cycles; the collector runs after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _TokenMasks(dict):
@@ -412,6 +434,10 @@ class TemplateMiner:
         """
         if not contents:
             return []
+        with _gc_paused():
+            return self._add_batch(contents)
+
+    def _add_batch(self, contents: list[str]) -> list[int]:
         shapes = self._shapes
         if shapes is not None:
             try:
@@ -520,8 +546,9 @@ class TemplateMiner:
         if len(tok) + len(words) > tok.limit:
             tok.clear()
             words = set(chain.from_iterable(split))
+        masker = _mask_word if self._shapes is not None else _mask_token  # the same, compiled or not
         for w in words:
-            tok[w] = _mask_token(w)
+            tok[w] = masker(w)
         keys = self._keys
         mine = self._mine
         if self._shapes is not None:  # compiled: the same tokens
@@ -574,7 +601,8 @@ class TemplateMiner:
             if idx < 0:
                 idx = self._overflow(len(toks))
             elif idx == len(self.clusters):  # the engine started a cluster
-                self._add(Cluster(self._new_id(toks), list(toks), scored=False))
+                cid = _cid(toks)
+                self._add(Cluster(cid if cid not in self._ids else self._new_id(toks), list(toks), scored=False))
         else:
             idx = self._match(toks)
             if idx is None:
@@ -786,8 +814,9 @@ class TemplateMiner:
     def groups(self) -> list[Group]:
         """The final templates; computed once all records are added (recomputed after more adds)."""
         if self._groups is None:
-            self._sync()
-            self._finalize()
+            with _gc_paused():
+                self._sync()
+                self._finalize()
         assert self._groups is not None
         return self._groups
 
