@@ -227,10 +227,21 @@ def main() -> int:
             "repeated": f"{len(lines)} lines: first_pass again and again, digits rotated per copy",
             "im_server": f"{args.im_lines} record contents of a generated im_server log (tests/diag/bundlegen.py), once",
         }
-        times: dict[str, dict[str, list[float]]] = {k: {"ours": [], "drain3": []} for k in inputs}
+        def run_python(contents: list[str]) -> list[str]:  # the fallback where the module is not built
+            global ENGINE
+            ENGINE, was = "python", ENGINE
+            try:
+                return run_ours(contents)
+            finally:
+                ENGINE = was
+
+        times: dict[str, dict[str, list[float]]] = {k: {"ours": [], "drain3": [], "python": []} for k in inputs}
         for _ in range(args.repeat):
             for name, data in inputs.items():
-                for who, fn in (("ours", run_ours), ("drain3", run_drain3)):
+                who_fn = [("ours", run_ours), ("drain3", run_drain3)]
+                if name == "first_pass" and result["engine"] == "compiled":
+                    who_fn.append(("python", run_python))
+                for who, fn in who_fn:
                     gc.collect()  # the previous run's garbage is nobody's cost
                     t = time.perf_counter()
                     fn(data)
@@ -250,6 +261,11 @@ def main() -> int:
             }
             print(f"{name:16s} {len(data):7d} lines: ours {len(data) / ours:12,.0f}/s  drain3 {len(data) / d3:10,.0f}/s  "
                   f"x{d3 / ours:.2f} (medians of {args.repeat}; median of the paired runs x{paired:.2f})")
+            if times[name]["python"]:
+                py = statistics.median(times[name]["python"])
+                result[key]["python_engine_lines_per_s"] = round(len(data) / py)
+                result[key]["python_engine_speedup"] = round(d3 / py, 2)
+                print(f"{'':16s} the pure-Python fallback: {len(data) / py:12,.0f}/s  x{d3 / py:.2f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2), encoding="utf-8")
