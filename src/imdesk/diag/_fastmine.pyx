@@ -507,6 +507,7 @@ cdef class ShapeCache:
     cdef char *buf
     cdef Py_ssize_t buf_cap
     cdef list pending           # slots of the new shapes of the last lookup
+    cdef list holes             # the records of the last lookup that got a placeholder
 
     def __cinit__(self):
         self.hashes = NULL
@@ -519,6 +520,7 @@ cdef class ShapeCache:
     def __init__(self, Py_ssize_t limit):
         self.limit = limit
         self.pending = []
+        self.holes = []
         self._alloc(1024)
         self.arena_cap = 0
         self.arena_len = 0
@@ -605,6 +607,7 @@ cdef class ShapeCache:
         if self.count + n > self.limit:
             self.clear()
         self.pending = []
+        self.holes = []
         try:
             self._lookup(contents, keys, new)
         except BaseException:  # placeholders without keys must not stay
@@ -641,10 +644,13 @@ cdef class ShapeCache:
                     self._store(slot, h, b, size, -1 - len(new))
                     self.pending.append(slot)
                     keys[i] = -1 - len(new)
+                    self.holes.append(i)
                     new.append(PyBytes_FromStringAndSize(b, size))
                     break
                 if self.hashes[slot] == h and self.lens[slot] == size and memcmp(self.arena + self.offs[slot], b, size) == 0:
                     keys[i] = self.vals[slot]
+                    if self.vals[slot] < 0:
+                        self.holes.append(i)
                     break
                 slot = (slot + 1) & mask
         return 0
@@ -674,11 +680,11 @@ cdef class ShapeCache:
         for i in range(m):
             self.vals[<Py_ssize_t>pend[i]] = new_keys[i]
         self.pending = []
-        cdef object k
-        for i in range(n):
-            k = keys[i]
-            if <Py_ssize_t>k < 0:
-                keys[i] = new_keys[-1 - <Py_ssize_t>k]
+        cdef Py_ssize_t j
+        for i in self.holes:
+            j = keys[i]
+            keys[i] = new_keys[-1 - j]
+        self.holes = []
         return keys
 
 

@@ -36,11 +36,14 @@ How a record's content becomes a template:
    position that only ever held a few words splits its cluster (see ``categorical_below`` and
    ``enum_below``), and each part is split again by the same rule.
 
-Speed: :meth:`TemplateMiner.add_batch` reduces a batch at C speed to its distinct shapes (digits as
-``0``, then :func:`cache_key` by two literal-prefix regex passes over all new shapes at once); only
-a shape never seen is masked (one decoding per batch, each new word masked once per miner) and
-scored (two C-speed tuple comparisons per template; for crowded lengths the candidates come from a
-position index, see :meth:`TemplateMiner._window`). Figures against ``drain3``:
+Speed: :meth:`TemplateMiner.add_batch` reduces a batch to its distinct shapes (digits as ``0``, then
+:func:`cache_key`); only a shape never seen is masked (one decoding per batch, each new word masked
+once per miner) and clustered (for crowded lengths the candidates come from a position index, see
+:meth:`TemplateMiner._window`). The hot steps are compiled where the install could build
+``imdesk.diag._fastmine`` (Cython: the shape table, the cache keys, the word masks, the masking loop
+and the clustering on token ids); this module's Python code is the same rules, the reference the
+tests hold the compiled steps to, and the fallback (``engine="python"`` or
+``IMDESK_MINING_ENGINE=python``). Figures against ``drain3``:
 ``bench/diag/run_mining.py`` and docs/diag-logs.md. Cluster ids are stable: a hash of the template a
 cluster was created with, kept in the baseline, so a later run that loads the baseline reports the
 same ids and knows which templates are new. The baseline is plain JSON (never pickle: bundles come
