@@ -115,6 +115,8 @@ cdef class Engine:
         return self._insert(len(t))
 
     def tokens(self, Py_ssize_t idx):
+        if not 0 <= idx < self.ncl:
+            raise IndexError("no such cluster")
         cdef CC *c = &self.cl[idx]
         cdef list toks = self.toks
         return [toks[c.tok[i]] for i in range(c.n)]
