@@ -25,8 +25,8 @@ def test_masking_of_common_variables():
 
 def test_a_value_of_variable_length_is_one_variable():
     # a number and its unit, a parenthesised size, "<1 sec" next to "00:12": one variable each
-    a = mask_tokens("h:80 close, 6014 bytes (5.87 KB) sent, 733 bytes received, lifetime <1 sec")
-    b = mask_tokens("h:80 close, 403 bytes sent, 0 bytes received, lifetime 00:12")
+    a = mask_tokens("10.0.0.7:80 close, 6014 bytes (5.87 KB) sent, 733 bytes received, lifetime <1 sec")
+    b = mask_tokens("h1.example.net:80 close, 403 bytes sent, 0 bytes received, lifetime 00:12")
     assert a == b == ("<*>", "close,", "<*>", "sent,", "<*>", "received,", "lifetime", "<*>")
     assert mask_tokens("size 93.0 B, free 317.1 KB)") == mask_tokens("size 5.2 KB, free 5.2 KB)") == ("size", "<*>", "free", "<*>")
     # a list of ids of any length
@@ -42,7 +42,17 @@ def test_fields_stay_apart_when_collapsing():
     # a bracketed value, or one ending a comma-separated field, is not merged with its neighbours
     assert mask_tokens("for ns.example.com [10.0.0.1] failed") == ("for", "ns.example.com", "[<*>]", "failed")
     assert mask_tokens("for 10-0-0-1.example.com [10.0.0.1] failed") == ("for", "<*>", "[<*>]", "failed")
-    assert mask_tokens("a:1.0, b:2, c:3") == ("<*>,", "<*>,", "<*>")
+    assert mask_tokens("a:1.0, b:2, c:3") == ("a:<*>,", "b:<*>,", "c:<*>")
+
+
+def test_a_name_value_token_keeps_its_name():
+    # as "uid=1000" keeps "uid=": a name of letters and underscores before the first colon
+    assert mask_tokens("onExtend:1514038673000 1 0 4") == ("onExtend:<*>", "<*>")
+    assert mask_tokens("user_id:42 port:[8080]") == ("user_id:<*>", "port:[<*>]")
+    # a host with dots or digits, a time, an IPv6 address or a MAC address is a value, whole
+    assert mask_tokens("db.example.com:5432 node-1:80 12:30:45 fe80::1 00:1a:2b:3c:4d:5e") == ("<*>",)
+    m, ids = group_ids(["onExtend:1514038673000 1 0 4", "onExtend:1514038674000 2 0 4", "tryToReload1514044800223|3786|0|0"])
+    assert ids[0] == ids[1] != ids[2]
     # an empty group is an absent value
     assert mask_tokens("connection from 10.0.0.1 () at") == mask_tokens("connection from 10.0.0.1 (h1.net) at")
     m, ids = group_ids([f"reverse mapping for {h} [10.0.0.{i}] failed" for i, h in enumerate(["h1.x.net", "ns.a.com", "h2.y.net"])])

@@ -188,7 +188,7 @@ def test_a_record_without_utf8_takes_the_bytes_way():
 @pytest.mark.parametrize("word", [
     "a", "Jan", "x=1", "=x", "k=", "password=s3cr3t", "-_token=abc", "a1=b", "<*>=x", "k=<*>", "k=true,", "(1)", "[a1],",
     "7;", ",", ";", "()", "isOverlap:true,", "a:b:null;", ":true", "\u0661\u0662", "x\u00b2", "\u00e9t\u00e9", "\u4e2d1",
-    "ab", "a;", "a,", "[]", "\"\"", "k==v",
+    "ab", "a;", "a,", "[]", "\"\"", "k==v", "onExtend:15", "a_b:1,", "x.y:5", "ab:<*>", ":5", "a:", "a:b:3", "\u00e9:1",
 ])
 def test_compiled_word_masks_equal_python(word):
     from imdesk.diag._fastmine import mask_word

@@ -690,12 +690,12 @@ cdef class ShapeCache:
         return keys
 
 
-# bytes that end a run of the cache key (mining._SEP): ASCII whitespace, = " ' , ; ( ) [ ] { },
+# bytes that end a run of the cache key (mining._SEP): ASCII whitespace, = : " ' , ; ( ) [ ] { },
 # \x1c-\x1f and every non-ASCII byte
 cdef unsigned char _IS_SEP[256]
 cdef int _b
 for _b in range(256):
-    _IS_SEP[_b] = 1 if (_b in (32, 9, 10, 11, 12, 13) or chr(_b) in "=\"',;()[]{}" or 0x1c <= _b <= 0x1f or _b >= 0x80) else 0
+    _IS_SEP[_b] = 1 if (_b in (32, 9, 10, 11, 12, 13) or chr(_b) in "=:\"',;()[]{}" or 0x1c <= _b <= 0x1f or _b >= 0x80) else 0
 
 
 def cache_keys0(list norms):
@@ -798,6 +798,17 @@ cdef inline bint _has_digit(str s):
     return False
 
 
+cdef inline bint _is_name(str s, Py_ssize_t end):
+    """``s[:end]`` is ASCII letters and underscores only (mining._NAME)."""
+    cdef Py_ssize_t i
+    cdef Py_UCS4 ch
+    for i in range(end):
+        ch = s[i]
+        if not (65 <= ch <= 90 or 97 <= ch <= 122 or ch == 95):
+            return False
+    return True
+
+
 def mask_word(str tok):
     """``mining._mask_token``: one whitespace-separated token -> one or two tokens."""
     cdef str key, value
@@ -827,6 +838,9 @@ cdef tuple _mask_value(str tok):
             if bare.lower() in _LITERALS:
                 return (key + ":" + _WILD + value[len(bare):],)
         return (tok,)
+    cdef Py_ssize_t c = tok.find(":")
+    if 0 < c < len(tok) - 1 and _is_name(tok, c):  # "uid:1000" keeps its name
+        return (tok[:c + 1] + _mask_value(tok[c + 1:])[0],)
     suffix = ""
     n = len(tok)
     if n > 1 and (tok[n - 1] == "," or tok[n - 1] == ";"):

@@ -124,7 +124,7 @@ _DIGIT = re.compile(r"\d")
 # ``str.split`` breaks on (\x1c-\x1f, and all non-ASCII bytes: U+00A0, U+3000...) is a separator too,
 # or "a\u3000b1" and "c1" would share the key "0" and not their tokens.
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_SEP = rb"""\s="',;()\[\]{}\x1c-\x1f\x80-\xff"""
+_SEP = rb"""\s=:"',;()\[\]{}\x1c-\x1f\x80-\xff"""
 _RUNS = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"\d]*+\d[^" + _SEP + rb"]*")
 # the same on digit-normalised bytes (every digit is "0"), faster
 _RUNS0 = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"0]*+0[^" + _SEP + rb"]*")
@@ -182,6 +182,8 @@ _BRACKETS = frozenset(["()", "[]", "{}"])
 _LITERALS = frozenset(["true", "false", "null"])
 # an upper-case word (maybe after the quote of an HTTP request): an enum member, see enum_below
 _ENUM = re.compile(r'"?[A-Z][A-Z_]+')
+# the name of a "name:value" token: ASCII letters and underscores only (a host name or a time is no name)
+_NAME = re.compile(r"[A-Za-z_]+")
 
 
 def _mask_value(tok: str) -> tuple[str]:
@@ -194,6 +196,9 @@ def _mask_value(tok: str) -> tuple[str]:
         if colon and key and value.rstrip(",;").lower() in _LITERALS:  # "isOverlap:true,"
             return (key + ":" + WILDCARD + value[len(value.rstrip(",;")) :],)
         return (tok,)
+    name, colon, value = tok.partition(":")
+    if colon and value and _NAME.fullmatch(name):  # "uid:1000" keeps its name, as "uid=1000" does
+        return (name + ":" + _mask_value(value)[0],)
     suffix = ""
     if tok[-1] in ",;" and len(tok) > 1:
         tok, suffix = tok[:-1], tok[-1]
