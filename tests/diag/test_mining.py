@@ -324,6 +324,15 @@ def test_a_url_is_not_collapsed_by_the_cache():
     assert m._keys[mask_tokens(a)] == ka and m._keys[mask_tokens(b)] == kb
 
 
+def test_a_windows_path_is_not_collapsed_by_the_cache():
+    # ":" ends a cache run, but "X:\\0" is one Windows path: "X:0" would mask as "X:<*>"
+    a, b = "X:\\0", "X:\\1 Y"
+    m = TemplateMiner()
+    ka, kb = m.add_batch([a, b])
+    assert m._keys[mask_tokens(a)] == ka and m._keys[mask_tokens(b)] == kb
+    assert m.template(ka) == "<*>"
+
+
 def test_repeats_inside_a_batch_are_one_shape_and_counted():
     lines = [f"conn {i} from 10.0.0.{i % 7} closed" for i in range(50)] + ["worker started"] * 5
     m = TemplateMiner()

@@ -271,22 +271,24 @@ cdef class Engine:
             col = at[i]
             s = col.get(r[i])
             if s:
-                for idx in s:
-                    if stamp[idx] != q:
-                        stamp[idx] = q
-                        if self.cl[idx].pos >= lo:
-                            cand.append(idx)
+                self._gather(s, q, lo, cand)
         ks = self.keyed.get(n)
         if ks:
-            for idx in ks:
-                if stamp[idx] != q:
-                    stamp[idx] = q
-                    if self.cl[idx].pos >= lo:
-                        cand.append(idx)
+            self._gather(ks, q, lo, cand)
         # in order of place among the clusters of length n: clusters of one length are made in
         # the order of their ids, so the ids sort the same
         cand.sort()
         return cand
+
+    cdef int _gather(self, object clusters, int q, Py_ssize_t lo, list cand) except -1:
+        """Append to ``cand`` the clusters not seen yet by query ``q`` whose place is ``lo`` or later."""
+        cdef Py_ssize_t idx
+        for idx in clusters:
+            if self.stamp[idx] != q:
+                self.stamp[idx] = q
+                if self.cl[idx].pos >= lo:
+                    cand.append(idx)
+        return 0
 
     cdef list _tail_matches(self, list pool, int n):
         cdef int *r = self.rec
@@ -388,37 +390,34 @@ cdef class Engine:
             raise MemoryError()
         for i in range(n):
             c.tok[i] = r[i]
-        # the structure: "key=" tokens and the value after each (see Cluster.__init__)
+        # the structure: "key=" tokens and the value after each (see Cluster.__init__), in one pass
+        # into arrays of n; dropped when there is no key (then the message is every token)
+        c.keypos = <int *>PyMem_Malloc((n if n else 1) * sizeof(int))
+        c.keyval = <int *>PyMem_Malloc((n if n else 1) * sizeof(int))
+        c.msgpos = <int *>PyMem_Malloc((n if n else 1) * sizeof(int))
+        if c.keypos == NULL or c.keyval == NULL or c.msgpos == NULL:
+            raise MemoryError()
         value = False
         for i in range(n):
             s = toks[r[i]]
             if value:
                 value = False
             elif len(s) > 1 and s[len(s) - 1] == "=":
+                c.keypos[nk] = <int>i
+                c.keyval[nk] = r[i]
                 nk += 1
                 value = True
+            else:
+                c.msgpos[nm] = <int>i
+                nm += 1
         if nk:
-            c.keypos = <int *>PyMem_Malloc(nk * sizeof(int))
-            c.keyval = <int *>PyMem_Malloc(nk * sizeof(int))
-            c.msgpos = <int *>PyMem_Malloc((n if n else 1) * sizeof(int))
-            if c.keypos == NULL or c.keyval == NULL or c.msgpos == NULL:
-                raise MemoryError()
-            nk = 0
-            value = False
-            for i in range(n):
-                s = toks[r[i]]
-                if value:
-                    value = False
-                elif len(s) > 1 and s[len(s) - 1] == "=":
-                    c.keypos[nk] = <int>i
-                    c.keyval[nk] = r[i]
-                    nk += 1
-                    value = True
-                else:
-                    c.msgpos[nm] = <int>i
-                    nm += 1
             c.nkeys = nk
             c.nmsg = nm
+        else:
+            PyMem_Free(c.keypos)
+            PyMem_Free(c.keyval)
+            PyMem_Free(c.msgpos)
+            c.keypos = c.keyval = c.msgpos = NULL
         self._refresh(c)
         self.is_dirty[idx] = 0
         self.stamp[idx] = 0
@@ -700,7 +699,7 @@ for _b in range(256):
 
 def cache_keys0(list norms):
     """``mining._cache_key0`` of each digit-normalised record: every run of non-separator bytes that
-    holds a ``0`` becomes ``0``; a record holding ``://`` is its own key."""
+    holds a ``0`` becomes ``0``; a record holding ``://`` or ``:\\`` is its own key."""
     cdef list out = []
     cdef bytes r
     cdef const unsigned char *p
@@ -713,9 +712,9 @@ def cache_keys0(list norms):
             p = <const unsigned char *>r
             n = len(r)
             i = 0
-            while i + 2 < n and not (p[i] == 58 and p[i + 1] == 47 and p[i + 2] == 47):  # "://"
-                i += 1
-            if i + 2 < n:
+            while i + 1 < n and not (p[i] == 58 and (p[i + 1] == 92 or (p[i + 1] == 47 and i + 2 < n and p[i + 2] == 47))):
+                i += 1  # up to the first "://" or ":\\" (mining._OWN_SHAPE)
+            if i + 1 < n:
                 out.append(r)
                 continue
             if n > cap:

@@ -133,15 +133,21 @@ _RUNS0 = re.compile(rb"(?<![^" + _SEP + rb"])[^" + _SEP + rb"0]*+0[^" + _SEP + r
 _FROM0 = re.compile(rb"0[^" + _SEP + rb"]*")
 
 
+# A record holding a URL or a Windows path keeps its own shape (digits as 0, no runs collapsed): their
+# masks run over separators (a URL's \S+; "C:\x1" is one path, not "C" ":" and a run), so collapsing
+# "X://0" or "X:\0" to "X:0" would change how the record masks.
+_OWN_SHAPE = re.compile(rb"://|:\\").search
+
+
 def cache_key(raw: bytes) -> bytes:
-    if b"://" in raw:  # a URL's \S+ runs over separators: collapsing "X://0" to "0" would change it
+    if _OWN_SHAPE(raw):  # see _OWN_SHAPE
         return raw.translate(_DIGITS_TO_ZERO)
     return _RUNS.sub(b"0", raw)
 
 
 def _cache_key0(norm: bytes) -> bytes:
     """:func:`cache_key` of digit-normalised bytes."""
-    return norm if b"://" in norm else _RUNS0.sub(b"0", norm)
+    return norm if _OWN_SHAPE(norm) else _RUNS0.sub(b"0", norm)
 
 
 def _runs0(norm: bytes) -> bytes:
@@ -529,8 +535,8 @@ class TemplateMiner:
         else:
             block = b"\n".join(new)
             runs = _runs0(block).split(b"\n")
-            if b"://" in block:  # see cache_key
-                runs = [r if b"://" in r else rk for r, rk in zip(new, runs, strict=True)]
+            if _OWN_SHAPE(block):  # see _OWN_SHAPE
+                runs = [r if _OWN_SHAPE(r) else rk for r, rk in zip(new, runs, strict=True)]
         known = self._runs
         if len(known) + len(runs) > self.cache_entries:  # bounded memory: it only saves work
             known.clear()
