@@ -1,15 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""The hot steps of :class:`imdesk.diag.mining.TemplateMiner`, compiled.
+"""The hot steps of :class:`imdesk.diag.mining.TemplateMiner`, compiled (built by setup.py).
 
 - :class:`ShapeCache`: the first cache of ``add_batch`` (a record's bytes with every digit as ``0``
   -> its key), looked up for a whole batch in one C loop;
-- :class:`Engine`: the clustering step.
+- :func:`cache_keys0`: the second cache's keys of new shapes (``mining._cache_key0``);
+- :func:`mask_word` and :func:`masked_records`: masking a new word (``mining._mask_token``) and the
+  masked, collapsed tokens of new records (``mining._collapse``);
+- :class:`Engine`: the clustering step (``_match``, ``_best``, ``_window``, ``_tail_matches``,
+  ``_merge``, ``_insert``) on token ids instead of strings: a record joins the cluster it fits best
+  or starts one.
 
-The clustering follows the same rules as the miner's Python methods (``_match``, ``_best``, ``_window``, ``_tail_matches``,
-``_merge``, ``_insert``), on token ids instead of strings: a record joins the cluster it fits best or
-starts one. test_mining runs both on the same records and checks they give the same clusters with
-the same tokens. The Python methods stay the reference, and the fallback where this module is not
-built.
+Each follows the same rules as the Python code of mining.py, which stays the reference and the
+fallback where this module is not built; test_mining and test_mining_engine check that both give the
+same results.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -19,7 +22,8 @@ from libc.math cimport ceil
 from libc.stdint cimport uint64_t
 from libc.string cimport memcmp, memcpy
 
-DEF WILD = 0  # the id of "<*>"
+cdef enum:
+    WILD = 0  # the id of "<*>"
 
 
 cdef struct CC:
