@@ -476,7 +476,7 @@ cdef class Engine:
 
 cdef inline uint64_t _hash(const char *b, Py_ssize_t size):
     """A 64-bit hash of bytes, 8 at a time (multiply-xorshift; only for the table)."""
-    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>size, w
+    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>size, w = 0
     cdef Py_ssize_t i = 0
     while i + 8 <= size:
         memcpy(&w, b + i, 8)
@@ -621,7 +621,7 @@ cdef class ShapeCache:
         return keys, new
 
     cdef int _lookup(self, list contents, list keys, list new) except -1:
-        cdef Py_ssize_t n = len(contents), i, size, j, mask, slot
+        cdef Py_ssize_t n = len(contents), i, size = 0, j, mask, slot
         cdef const char *src
         cdef char *b
         cdef unsigned char ch
@@ -679,7 +679,7 @@ cdef class ShapeCache:
         """The keys of the last lookup's new shapes: stored, and put in place of the placeholders of
         ``keys`` (changed in place, and returned)."""
         cdef list pend = self.pending
-        cdef Py_ssize_t i, n = len(keys), m = len(new_keys)
+        cdef Py_ssize_t i, m = len(new_keys)
         if m != len(pend):
             raise ValueError("settle: one key per new shape")
         for i in range(m):
