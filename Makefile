@@ -37,4 +37,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache build src/imdesk/diag/_fastmine.c src/imdesk/diag/_fastmine.*.so
