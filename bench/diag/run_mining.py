@@ -21,8 +21,8 @@ fresh miner, ours and drain3's alternately, ``--repeat`` times; the ratio of the
 and the median of the ratios of each run to the drain3 run beside it (the machine is shared: a
 burst of load inflates single runs; the single ratios are in the result too). Four inputs:
 
-- ``first_pass``: the 8,000 Loghub lines of the measured datasets, concatenated, once: every shape
-  is new to the miner (the hard case for our caches);
+- ``first_pass``: the Loghub lines of the measured datasets (32,000 with all 16), concatenated, once:
+  a fresh miner meets every dataset for the first time (the hard case for our caches);
 - ``distinct_shapes``: only the first line of each distinct shape (digits ignored) among them: no
   repeat at all, so no cache can help, only the mining itself;
 - ``repeated``: the Loghub lines repeated to ``--lines``, each copy with its digits rotated so no
@@ -32,9 +32,10 @@ burst of load inflates single runs; the single ratios are in the result too). Fo
   database outage), mined once by a fresh miner: a production-like stream.
 
 Results go to ``bench/results/diag_mining.json``; the figures last measured are in docs/diag-logs.md.
-The issue's speed bar is 5x drain3 "on the same lines": ``repeated`` clears it by far,
-``first_pass`` does not yet (see the docs), and ``distinct_shapes`` is slower than drain3, which
-masks nothing by default.
+The issue's speed bar is 5x drain3 "on the same lines": with the compiled steps (imdesk.diag._fastmine)
+``first_pass``, ``im_server`` and ``repeated`` clear it; ``distinct_shapes``, a synthetic worst case
+where every line is new, does not (masking is work drain3, which masks nothing by default, does not
+do). The first pass is also timed with the pure-Python fallback (``python_engine_*``).
 """
 
 from __future__ import annotations
