@@ -10,6 +10,7 @@ import pytest
 
 from imdesk.accounts.services import SYSTEM
 from imdesk.core.clock import FixedClock
+from imdesk.core.errors import BadInput
 from imdesk.desk import services
 from imdesk.desk.errors import NotAllowed
 from imdesk.desk.models import AgentState
@@ -49,6 +50,22 @@ def test_routing_follows_own_hours_and_24x7(session, team):
     st = session.get(AgentState, team["early"].user_id)
     assert (st.calendar, st.work_start, st.work_end) == ("24x7", None, None)  # 24x7 has no own hours
     assert _route(session, team, datetime(2026, 11, 29, 23, 0, tzinfo=SH)) == team["early"].user_id
+
+
+def test_a_night_shift_takes_the_night(session, team):
+    services.do_set_working_hours(session, team["admin"], team["late"].user_id, calendar="china",
+                                  start="22:00", end="06:00")
+    st = session.get(AgentState, team["late"].user_id)
+    assert (st.work_start, st.work_end) == ("22:00", "06:00")
+    # Tuesday 23:00 and Wednesday 03:00 belong to Tuesday's night shift; Wednesday 10:00 to the day
+    assert _route(session, team, datetime(2026, 11, 24, 23, 0, tzinfo=SH)) == team["late"].user_id
+    assert _route(session, team, datetime(2026, 11, 25, 3, 0, tzinfo=SH)) == team["late"].user_id
+    assert _route(session, team, datetime(2026, 11, 25, 10, 0, tzinfo=SH)) == team["early"].user_id
+    # Saturday night is no working day's night: a P2 waits
+    assert _route(session, team, datetime(2026, 11, 28, 23, 0, tzinfo=SH)) is None
+    with pytest.raises(BadInput):
+        services.do_set_working_hours(session, team["admin"], team["late"].user_id, calendar="china",
+                                      start="06:00", end="06:00")
 
 
 def test_only_admins_edit_other_people(session, team):

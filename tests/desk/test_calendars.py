@@ -74,7 +74,7 @@ def test_naive_and_negative_are_bad_input():
     with pytest.raises(BadInput):
         BusinessCalendar(name="x", timezone="Mars/Base")
     with pytest.raises(BadInput):
-        BusinessCalendar.from_config("x", {"start": "18:00", "end": "09:00"})
+        BusinessCalendar.from_config("x", {"start": "18:00", "end": "18:00"})
 
 
 def test_around_the_clock():
@@ -119,3 +119,53 @@ def test_holidays_never_count(day):
     start = datetime.combine(day, datetime.min.time(), tzinfo=SH)
     minutes = cal.business_minutes_between(start, start + timedelta(days=1))
     assert minutes == (540 if cal.is_workday(day) else 0)
+
+
+# -- night shifts: an end before the start crosses midnight --------------------------------------
+def night() -> BusinessCalendar:
+    return BusinessCalendar.from_config("nights", {"start": "22:00", "end": "06:00", "timezone": "Asia/Shanghai"})
+
+
+def test_a_night_shift_belongs_to_the_day_it_starts():
+    cal = night()
+    assert cal.overnight and cal.minutes_per_day == 480
+    # Friday 2026-11-27 22:00 -> Saturday 06:00 is Friday's shift; Saturday night is off
+    assert cal.is_business_time(sh(2026, 11, 27, 23, 0)) and cal.is_business_time(sh(2026, 11, 28, 5, 59))
+    assert not cal.is_business_time(sh(2026, 11, 28, 6, 0)) and not cal.is_business_time(sh(2026, 11, 28, 23, 0))
+    # Sunday night is off too; Monday morning before 06:00 belongs to Sunday's (absent) shift
+    assert not cal.is_business_time(sh(2026, 11, 30, 3, 0))
+    assert cal.is_business_time(sh(2026, 11, 30, 22, 0)) and not cal.is_business_time(sh(2026, 11, 30, 21, 59))
+    # a working day's night: 8 hours, 2 of them before midnight
+    assert cal.business_minutes_between(sh(2026, 11, 24, 0, 0), sh(2026, 11, 25, 0, 0)) == 120 + 360  # Mon's tail + Tue's head
+    assert cal.business_minutes_between(sh(2026, 11, 24, 22, 0), sh(2026, 11, 25, 6, 0)) == 480
+    # Friday 23:00 + 7 h ends Saturday 06:00; one more minute waits for Monday 22:00
+    assert cal.add_business_minutes(sh(2026, 11, 27, 23, 0), 420) == sh(2026, 11, 28, 6, 0)
+    assert cal.add_business_minutes(sh(2026, 11, 27, 23, 0), 421) == sh(2026, 11, 30, 22, 1)
+
+
+def test_a_night_shift_skips_holidays_by_its_start_day():
+    cal = night()
+    # 2026-09-30 (a working day) 22:00 -> 10-01 06:00 counts; the National Day nights do not
+    assert cal.is_business_time(sh(2026, 10, 1, 3, 0))
+    assert not cal.is_business_time(sh(2026, 10, 1, 23, 0)) and not cal.is_business_time(sh(2026, 10, 3, 3, 0))
+
+
+def test_hours_that_start_and_end_together_are_bad_input():
+    with pytest.raises(BadInput):
+        BusinessCalendar.from_config("x", {"start": "08:00", "end": "08:00"})
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=instants, minutes=st.integers(min_value=0, max_value=6000),
+       hours=st.sampled_from([("22:00", "06:00"), ("18:30", "02:15"), ("23:30", "00:30"), ("09:00", "18:00")]))
+def test_night_shifts_add_and_measure_alike(start, minutes, hours):
+    cal = BusinessCalendar.from_config("n", {"start": hours[0], "end": hours[1]})
+    due = cal.add_business_minutes(start, minutes)
+    assert due >= start
+    assert cal.business_minutes_between(start, due) == pytest.approx(minutes, abs=1e-6)
+    if minutes:
+        assert cal.is_business_time(due - timedelta(seconds=1))
+    # business time is where the minutes are counted
+    probe = (start + timedelta(minutes=minutes % 1440)).replace(second=0, microsecond=0)
+    counted = cal.business_minutes_between(probe, probe + timedelta(minutes=1))
+    assert (counted == 1) == cal.is_business_time(probe)

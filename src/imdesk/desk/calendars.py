@@ -14,7 +14,9 @@ Precedence for one date:
    :attr:`BusinessCalendar.fallback_years` and logs a warning once, so the UI and the CLI can show
    a visible warning ("holidays of 2030 are not known; add overrides").
 
-An *around-the-clock* calendar counts every minute of every day (P0/P1 targets).
+An *around-the-clock* calendar counts every minute of every day (P0/P1 targets). Working hours may
+cross midnight (``22:00``-``06:00``, a night shift): such a shift belongs to the day it starts on,
+which must be a working day (Friday's night runs into Saturday morning; Saturday's night is off).
 
     >>> cal = BusinessCalendar.china()
     >>> cal.add_business_minutes(datetime(2026, 9, 30, 9, 30, tzinfo=UTC), 31)   # 17:30 Shanghai
@@ -66,8 +68,8 @@ class BusinessCalendar:
     _cache: dict[date, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.around_the_clock and not (self.start < self.end):
-            raise BadInput(f"calendar {self.name!r}: working hours must start before they end")
+        if not self.around_the_clock and self.start == self.end:
+            raise BadInput(f"calendar {self.name!r}: working hours must not start and end at the same time")
         try:
             self.tz = ZoneInfo(self.timezone)
         except Exception as exc:  # ZoneInfoNotFoundError, ValueError
@@ -107,10 +109,15 @@ class BusinessCalendar:
 
     # -- days ---------------------------------------------------------------------------------
     @property
+    def overnight(self) -> bool:
+        """The working hours cross midnight (a night shift: the end is before the start)."""
+        return not self.around_the_clock and self.end < self.start
+
+    @property
     def minutes_per_day(self) -> int:
         if self.around_the_clock:
             return 24 * 60
-        return (self.end.hour * 60 + self.end.minute) - (self.start.hour * 60 + self.start.minute)
+        return ((self.end.hour * 60 + self.end.minute) - (self.start.hour * 60 + self.start.minute)) % (24 * 60)
 
     def is_workday(self, d: date) -> bool:
         if self.around_the_clock:
@@ -162,10 +169,16 @@ class BusinessCalendar:
 
     # -- minutes ------------------------------------------------------------------------------
     def _window(self, d: date) -> tuple[datetime, datetime]:
+        """The working hours of the day ``d`` (a night shift ends on the next day)."""
         return (
             datetime.combine(d, self.start, tzinfo=self.tz).astimezone(UTC),
-            datetime.combine(d, self.end, tzinfo=self.tz).astimezone(UTC),
+            datetime.combine(d + timedelta(days=1) if self.overnight else d, self.end, tzinfo=self.tz).astimezone(UTC),
         )
+
+    def _first_day(self, at: datetime) -> date:
+        """The first day whose working hours may hold ``at``: the day before, for a night shift."""
+        d = at.astimezone(self.tz).date()
+        return d - timedelta(days=1) if self.overnight else d
 
     def add_business_minutes(self, start: datetime, minutes: float) -> datetime:
         """The instant ``minutes`` business minutes after ``start`` (aware; returned in UTC).
@@ -180,8 +193,7 @@ class BusinessCalendar:
         remaining = timedelta(minutes=minutes)
         if remaining == timedelta(0):
             return start
-        local = start.astimezone(self.tz)
-        d = local.date()
+        d = self._first_day(start)
         for _ in range(_MAX_DAYS):
             if self.is_workday(d):
                 w0, w1 = self._window(d)
@@ -202,7 +214,7 @@ class BusinessCalendar:
         if self.around_the_clock:
             return (b - a).total_seconds() / 60
         total = timedelta(0)
-        d = a.astimezone(self.tz).date()
+        d = self._first_day(a)
         last = b.astimezone(self.tz).date()
         while d <= last:
             if self.is_workday(d):
@@ -217,11 +229,15 @@ class BusinessCalendar:
         at = _aware(at)
         if self.around_the_clock:
             return True
-        d = at.astimezone(self.tz).date()
-        if not self.is_workday(d):
-            return False
-        w0, w1 = self._window(d)
-        return w0 <= at < w1
+        d = self._first_day(at)
+        last = at.astimezone(self.tz).date()
+        while d <= last:
+            if self.is_workday(d):
+                w0, w1 = self._window(d)
+                if w0 <= at < w1:
+                    return True
+            d += timedelta(days=1)
+        return False
 
 
 def _aware(dt: datetime) -> datetime:

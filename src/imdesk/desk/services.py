@@ -604,7 +604,8 @@ _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 def do_set_working_hours(session: Session, actor: Actor, user_id: int, *, calendar: Any, start: Any = None,
                          end: Any = None) -> AgentState:
     """An agent's working calendar (a configured calendar or ``24x7``) and own hours (``HH:MM``, both
-    or neither; neither = the calendar's hours). Routing assigns in these hours; P0/P1 fall back to
+    or neither; neither = the calendar's hours; an end before the start is a night shift, which
+    belongs to the working day it starts on). Routing assigns in these hours; P0/P1 fall back to
     whoever is present when nobody of the group is in hours."""
     _check_agent(session, actor, user_id)
     cfg = desk_config(session)
@@ -620,8 +621,8 @@ def do_set_working_hours(session: Session, actor: Actor, user_id: int, *, calend
             raise BadInput(f"{value!r} is not a time of day (HH:MM)", field=fld)
     if bool(s) != bool(e):
         raise BadInput("give both the start and the end of the working hours, or neither", field="work_end" if s else "work_start")
-    if s and s >= e:
-        raise BadInput("working hours must start before they end", field="work_end")
+    if s and s == e:
+        raise BadInput("working hours must not start and end at the same time", field="work_end")
     st = _agent_state(session, user_id)
     st.calendar, st.work_start, st.work_end = name, s or None, e or None
     record_audit(session, actor, "desk.agent.hours", "user", user_id, {"calendar": name, "start": s, "end": e})

@@ -607,8 +607,8 @@ register_nav("Desk settings", "/desk/admin", audience="staff", order=90)
 AGENT_FIELDS = ("calendar", "work_start", "work_end", "absent_from", "absent_until")
 _AGENT_ERRORS = {  # field -> what the form says (translated), whatever the service's English detail
     "calendar": "choose one of the calendars",
-    "work_start": "a time of day (HH:MM); give both start and end, or neither; start before end",
-    "work_end": "a time of day (HH:MM); give both start and end, or neither; start before end",
+    "work_start": "a time of day (HH:MM); give both start and end, or neither; an end before the start is a night shift",
+    "work_end": "a time of day (HH:MM); give both start and end, or neither; an end before the start is a night shift",
     "absent_from": "a date and time; give both, the start before the end",
     "absent_until": "a date and time; give both, the start before the end",
 }
