@@ -24,11 +24,25 @@ def test_the_environment_can_ask_for_python(monkeypatch):
     assert TemplateMiner().engine == "python"
 
 
-def test_unknown_engines_are_bad_input():
+def test_unknown_engines_are_bad_input(monkeypatch):
     from imdesk.core.errors import BadInput
 
     with pytest.raises(BadInput):
         TemplateMiner(engine="fortran")
+    monkeypatch.setenv("IMDESK_MINING_ENGINE", "pyhton")  # a typo is an error, not silently the default
+    with pytest.raises(BadInput, match="IMDESK_MINING_ENGINE"):
+        TemplateMiner()
+
+
+def test_a_cli_run_with_a_bad_engine_setting_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    from imdesk.cli import main
+
+    (tmp_path / "a.log").write_text("2026-11-24 10:00:01.123 ERROR [gateway] ERR_IM_1002 token expired uid=7\n")
+    monkeypatch.setenv("IMDESK_MINING_ENGINE", "pyhton")
+    with pytest.raises(SystemExit) as exc:
+        main(["diag", "templates", str(tmp_path / "a.log"), "--json"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "IMDESK_MINING_ENGINE" in err and len(err.strip().splitlines()) == 1
 
 
 def _run(engine, lines, **settings):

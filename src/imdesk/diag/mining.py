@@ -401,12 +401,15 @@ class TemplateMiner:
     def __init__(self, sim_threshold: float = 0.5, max_clusters: int = 50_000, max_keys: int = 2_000_000,
                  engine: str = "auto") -> None:
         """``engine``: ``"compiled"`` (``imdesk.diag._fastmine``, built by setup.py), ``"python"`` (the
-        methods of this class), or ``"auto"``: compiled where built, unless the environment says
-        ``IMDESK_MINING_ENGINE=python``. Both give the same templates."""
+        methods of this class), or ``"auto"``: what ``IMDESK_MINING_ENGINE`` says (``compiled``,
+        ``python``), else compiled where built. Both give the same templates."""
         if not 0 < sim_threshold <= 1:
             raise BadInput("sim_threshold must be in (0, 1]")
         if engine == "auto":
-            engine = "python" if _CompiledEngine is None or os.environ.get("IMDESK_MINING_ENGINE") == "python" else "compiled"
+            env = os.environ.get("IMDESK_MINING_ENGINE", "").strip().lower() or "auto"
+            if env not in ("auto", "compiled", "python"):
+                raise BadInput(f"IMDESK_MINING_ENGINE={env!r}: expected compiled, python or auto")
+            engine = env if env != "auto" else ("python" if _CompiledEngine is None else "compiled")
         if engine not in ("compiled", "python"):
             raise BadInput(f"unknown mining engine {engine!r} (compiled, python or auto)")
         if engine == "compiled" and _CompiledEngine is None:
